@@ -1,0 +1,49 @@
+"""DRF authentication by API key: `X-API-Key: <key>` or `Authorization: Bearer <key>`."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import ApiKey, User
+from accounts.selectors import api_key_authenticate
+from accounts.services import api_key_touch
+
+
+def raw_key_from_request(request: Request) -> str | None:
+    """The key the client sent, or None when it sent no credentials at all."""
+    header = request.META.get("HTTP_X_API_KEY")
+    if header is not None:
+        return header.strip()
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    return None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        raw = raw_key_from_request(request)
+        if raw is None:
+            return None
+        key = api_key_authenticate(raw=raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        api_key_touch(key=key)
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = ["ApiKeyHeader", "BearerAuth"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            {"type": "http", "scheme": "bearer"},
+        ]

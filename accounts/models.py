@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from accounts.tiers import Tier
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("tier", Tier.ENTERPRISE)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """An account. People log in with their e-mail address; API keys belong to it."""
+
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.TRIAL)
+    default_mode = models.CharField(max_length=64, default="ocr")
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ApiKey(models.Model):
+    """An API key, stored as a SHA-256 hash with a short visible prefix (Sentry's ApiToken)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class MonthlyUsage(models.Model):
+    """Requests counted per account and calendar month (UTC). Incremented by a conditional UPDATE."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="usage")
+    month = models.DateField(help_text="The first day of the month, UTC.")
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="usage_one_row_per_month"),
+            models.CheckConstraint(condition=models.Q(used__gte=0), name="usage_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m}: {self.used}"
+
+
+class DailyUsage(models.Model):
+    """Requests per account and day, for the usage chart. Not used for enforcement."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="daily_usage_one_row_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.used}"

@@ -1,0 +1,60 @@
+"""Quota arithmetic shared by the services and selectors: month boundaries, trial end, the status triple."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from accounts.models import User
+from accounts.tiers import TIER_POLICIES
+
+
+def month_start(now: dt.datetime) -> dt.date:
+    return now.astimezone(dt.UTC).date().replace(day=1)
+
+
+def next_month_start(now: dt.datetime) -> dt.datetime:
+    first = month_start(now)
+    year, month = (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+    return dt.datetime(year, month, 1, tzinfo=dt.UTC)
+
+
+def trial_end(user: User) -> dt.datetime | None:
+    if not TIER_POLICIES[user.tier].expires:
+        return None
+    return user.date_joined + dt.timedelta(days=settings.DEEPREAD_TRIAL_DAYS)
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    limit: int | None  # None: unlimited (enterprise)
+    used: int
+    reset_at: dt.datetime
+    expired: bool
+
+    @property
+    def remaining(self) -> int | None:
+        if self.limit is None:
+            return None
+        return 0 if self.expired else max(self.limit - self.used, 0)
+
+    def headers(self) -> dict[str, str]:
+        """The X-RateLimit-* headers of API.md §1; enterprise responses carry none."""
+        if self.limit is None:
+            return {}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": self.reset_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+
+def quota_status_for(user: User, *, used: int, now: dt.datetime) -> QuotaStatus:
+    policy = TIER_POLICIES[user.tier]
+    reset = next_month_start(now)
+    end = trial_end(user)
+    if end is not None and end < reset:
+        reset = end
+    return QuotaStatus(limit=policy.monthly_limit, used=used, reset_at=reset, expired=end is not None and now >= end)

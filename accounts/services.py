@@ -1,0 +1,100 @@
+"""Writes for accounts: users, API keys and the monthly quota."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import ApiKey, DailyUsage, MonthlyUsage, User
+from accounts.quota import QuotaStatus, month_start, quota_status_for
+from accounts.tiers import TIER_POLICIES, Tier
+from deepread.errors import NotFound, QuotaExceeded
+
+KEY_PREFIX = "ocr_"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def hash_api_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def user_get_or_create(*, email: str, tier: str | None = None, password: str | None = None) -> tuple[User, bool]:
+    email = User.objects.normalize_email(email).lower()
+    with transaction.atomic():
+        user = User.objects.filter(email=email).first()
+        if user is not None:
+            if tier and user.tier != tier:
+                user.tier = tier
+                user.save(update_fields=["tier"])
+            return user, False
+        user = User.objects.create_user(email=email, password=password, tier=tier or Tier.TRIAL)
+        return user, True
+
+
+def api_key_create(*, user: User, name: str = "default") -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored and never shown again."""
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user=user, name=name.strip() or "default", prefix=raw[:12], key_hash=hash_api_key(raw))
+    key.full_clean()
+    key.save()
+    return key, raw
+
+
+def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(user=user, pk=key_id).first()
+        if key is None:
+            raise NotFound("No such API key.")
+        if key.revoked_at is None:
+            key.revoked_at = timezone.now()
+            key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_touch(*, key: ApiKey, now: dt.datetime | None = None) -> None:
+    """Record use, writing at most once a minute per key."""
+    now = now or timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
+
+
+def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None) -> QuotaStatus:
+    """Spend `units` of this month's quota, or raise QuotaExceeded having spent nothing.
+
+    The caller holds the transaction that creates the work, so a refusal later in it rolls the spend back. The
+    conditional UPDATE (`used + units <= limit`) is exact under concurrency on SQLite and PostgreSQL alike.
+    """
+    now = now or timezone.now()
+    status = quota_status_for(user, used=0, now=now)
+    if status.expired:
+        raise QuotaExceeded(
+            f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead."
+        )
+    month = month_start(now)
+    with transaction.atomic():
+        MonthlyUsage.objects.get_or_create(user=user, month=month)
+        rows = MonthlyUsage.objects.filter(user=user, month=month)
+        limit = TIER_POLICIES[user.tier].monthly_limit
+        if limit is not None:
+            rows = rows.filter(used__lte=limit - units)
+        if rows.update(used=F("used") + units) != 1:
+            raise QuotaExceeded(
+                f"Monthly limit of {limit} requests reached for the {user.get_tier_display()} tier. "
+                f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
+            )
+        day_row, _ = DailyUsage.objects.get_or_create(user=user, day=now.astimezone(dt.UTC).date())
+        DailyUsage.objects.filter(pk=day_row.pk).update(used=F("used") + units)
+        used = MonthlyUsage.objects.values_list("used", flat=True).get(user=user, month=month)
+    return quota_status_for(user, used=used, now=now)
+
+
+def quota_refund(*, user_id: int, month: dt.date, units: int = 1) -> None:
+    """Give back units spent on work that failed through no fault of the input (ext)."""
+    MonthlyUsage.objects.filter(user_id=user_id, month=month, used__gte=units).update(used=F("used") - units)

@@ -1,0 +1,28 @@
+"""Account tiers and their monthly limits (API.md §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class Tier(models.TextChoices):
+    TRIAL = "trial", "Trial"
+    STANDARD = "standard", "Standard"
+    PRO = "pro", "Pro"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+@dataclass(frozen=True)
+class TierPolicy:
+    monthly_limit: int | None  # None: unlimited
+    expires: bool  # trial: refused after DEEPREAD_TRIAL_DAYS
+
+
+TIER_POLICIES: dict[str, TierPolicy] = {
+    Tier.TRIAL: TierPolicy(monthly_limit=1000, expires=True),
+    Tier.STANDARD: TierPolicy(monthly_limit=1000, expires=False),
+    Tier.PRO: TierPolicy(monthly_limit=10_000, expires=False),
+    Tier.ENTERPRISE: TierPolicy(monthly_limit=None, expires=False),
+}

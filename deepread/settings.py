@@ -1,0 +1,240 @@
+"""DeepRead settings: one module, read from the environment.
+
+With nothing set, DeepRead runs fully embedded: SQLite (WAL) under var/, kombu's filesystem broker under var/,
+local file storage under var/ and the RapidOCR CPU engine. Production changes only environment variables:
+DATABASE_URL, CELERY_BROKER_URL, REDIS_URL, DEEPREAD_STORAGE=s3 with the AWS_* variables, DEEPREAD_ENGINE=vllm.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.management.utils import get_random_secret_key
+
+from deepread.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DEEPREAD_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _embedded_secret_key() -> str:
+    """A per-installation key kept under var/, so signed URLs survive restarts without any set-up."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(get_random_secret_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Where clients reach this server; used for absolute signed URLs when a request is not at hand.
+DEEPREAD_PUBLIC_URL = env_str("DEEPREAD_PUBLIC_URL", "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "template_partials",
+    "accounts",
+    "modes",
+    "ocrjobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "deepread.urls"
+WSGI_APPLICATION = "deepread.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# --- database -------------------------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'deepread.sqlite3'}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web and worker processes read while one writes; IMMEDIATE makes every transaction take the
+    # write lock up front, so the quota's conditional UPDATE never hits a lock upgrade deadlock.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- cache (burst limiter, sessions in production) ---------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # Shared by every gunicorn and worker process on the machine, unlike the per-process locmem cache.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- storage --------------------------------------------------------------------------------------------------
+DEEPREAD_STORAGE = env_choice("DEEPREAD_STORAGE", "local", ["local", "s3"])
+MEDIA_ROOT = VAR_DIR / "media"
+if DEEPREAD_STORAGE == "s3":
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"file_overwrite": True, "default_acl": None, "querystring_auth": True},
+    }
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "deepread")
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID", "") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY", "") or None
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE", "path")
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Celery ---------------------------------------------------------------------------------------------------
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed", "control"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        "polling_interval": env_float("DEEPREAD_BROKER_POLL_S", 0.05),
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("DEEPREAD_VISIBILITY_TIMEOUT_S", 3600)}
+CELERY_RESULT_BACKEND = None  # the Job row is the truth
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "cpu"
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("DEEPREAD_TASK_SOFT_TIME_LIMIT_S", 1800, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("DEEPREAD_TASK_TIME_LIMIT_S", 1900, minimum=1)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- DeepRead -------------------------------------------------------------------------------------------------
+DEEPREAD_ENGINE = env_choice("DEEPREAD_ENGINE", "rapidocr", ["rapidocr", "vllm"])
+VLLM_BASE_URL = env_str("VLLM_BASE_URL", "http://127.0.0.1:8001/v1")
+VLLM_MODEL = env_str("VLLM_MODEL", "deepseek-ai/DeepSeek-OCR")
+DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+
+DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+DEEPREAD_MAX_PIXELS = env_int("DEEPREAD_MAX_PIXELS", 60_000_000, minimum=1)
+DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
+DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
+DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
+DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
+DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
+DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 2400, minimum=10)
+DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
+DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
+
+# --- DRF ------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyBurstThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "deepread.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DeepRead API",
+    "DESCRIPTION": "Self-hosted OCR: signed uploads, processing jobs and results.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DEEPREAD_LOG_LEVEL", "INFO")},
+    "loggers": {"RapidOCR": {"level": "WARNING"}},
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+}

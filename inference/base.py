@@ -1,0 +1,110 @@
+"""The engine interface: a page image and a mode in, a page result out."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+class OutputKind(enum.StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    TABLE = "table"
+    FORMULA = "formula"
+    CHART = "chart"
+
+    @property
+    def label(self) -> str:
+        return {
+            "text": "Plain text",
+            "markdown": "Markdown document",
+            "table": "Tables",
+            "formula": "Formulas (LaTeX)",
+            "chart": "Chart data",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    name: str
+    display_name: str
+    description: str
+    prompt: str
+    output_kind: str
+
+
+@dataclass
+class Block:
+    type: str
+    text: str
+    bbox: list[int]  # [x1, y1, x2, y2] in pixels of the page image
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass
+class PageResult:
+    text: str
+    blocks: list[Block]
+    width: int
+    height: int
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    extra: dict[str, Any] = field(default_factory=dict)  # tables, formulas, chart data
+
+    def as_dict(self, page: int) -> dict[str, Any]:
+        return {
+            "page": page,
+            "width": self.width,
+            "height": self.height,
+            "text": self.text,
+            "blocks": [asdict(b) for b in self.blocks],
+            **self.extra,
+            "usage": self.usage.as_dict(),
+            "finish_reason": self.finish_reason,
+        }
+
+
+class EngineError(Exception):
+    """A page could not be recognised. `message` is safe to show to the user."""
+
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ModeNotSupported(EngineError):
+    pass
+
+
+class EngineUnavailable(EngineError):
+    retryable = True
+
+
+class Engine(Protocol):
+    #: The model name reported in results: what really ran.
+    model_name: str
+
+    def supports(self, mode: ModeSpec) -> bool: ...
+
+    def recognize(self, image: Image.Image, mode: ModeSpec) -> PageResult: ...

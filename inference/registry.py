@@ -1,0 +1,25 @@
+"""One engine per process, built on first use (the worker warms it at start-up)."""
+
+from __future__ import annotations
+
+import functools
+
+from inference.base import Engine
+
+
+@functools.cache
+def get_engine(name: str, **options: object) -> Engine:
+    if name == "rapidocr":
+        from inference.rapid import RapidOcrEngine
+
+        return RapidOcrEngine(**options)  # type: ignore[arg-type]
+    raise ValueError(f"Unknown engine {name!r}")
+
+
+def engine_supports(name: str, output_kind: str) -> bool:
+    """Whether an engine can honestly serve a mode's output kind, without loading it."""
+    if name == "rapidocr":
+        from inference.rapid import SUPPORTED_KINDS
+
+        return output_kind in SUPPORTED_KINDS
+    return True

@@ -1,0 +1,32 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import QuotaHeadersAPIView
+from modes.selectors import mode_list
+
+
+class OcrModeListApi(QuotaHeadersAPIView):
+    class OutputSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        display_name = serializers.CharField()
+        description = serializers.CharField()
+        is_default = serializers.BooleanField()
+        builtin = serializers.BooleanField(help_text="(ext) false for the account's own custom modes")
+        output_kind = serializers.CharField(help_text="(ext)")
+
+    @extend_schema(operation_id="ocr_modes_list", responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        rows = [
+            {
+                "name": m.spec.name,
+                "display_name": m.spec.display_name,
+                "description": m.spec.description,
+                "is_default": m.is_default,
+                "builtin": m.builtin,
+                "output_kind": str(m.spec.output_kind),
+            }
+            for m in mode_list(user=request.user)
+        ]
+        return Response(self.OutputSerializer(rows, many=True).data)

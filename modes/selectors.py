@@ -1,0 +1,49 @@
+"""Reads for modes: the built-in ones plus the caller's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accounts.models import User
+from deepread.errors import InvalidInput
+from inference.base import ModeSpec
+from modes.builtin import BUILTIN_MODES
+from modes.models import CustomMode
+
+
+@dataclass(frozen=True)
+class ModeListing:
+    spec: ModeSpec
+    is_default: bool
+    builtin: bool
+
+
+def _custom_spec(mode: CustomMode) -> ModeSpec:
+    return ModeSpec(
+        name=mode.name,
+        display_name=mode.display_name,
+        description=mode.description,
+        prompt=mode.prompt,
+        output_kind=mode.output_kind,
+    )
+
+
+def mode_list(*, user: User) -> list[ModeListing]:
+    """Built-in modes first, then the user's custom modes by name; exactly one is the default."""
+    specs = [(spec, True) for spec in BUILTIN_MODES.values()]
+    specs += [(_custom_spec(m), False) for m in CustomMode.objects.filter(owner=user).order_by("name")]
+    names = {spec.name for spec, _ in specs}
+    default = user.default_mode if user.default_mode in names else "ocr"
+    return [ModeListing(spec=spec, is_default=spec.name == default, builtin=b) for spec, b in specs]
+
+
+def mode_get(*, user: User, name: str | None) -> ModeSpec:
+    """The mode called `name` for this user (the account's default when None), or InvalidInput."""
+    name = (name or user.default_mode or "ocr").strip()
+    if name in BUILTIN_MODES:
+        return BUILTIN_MODES[name]
+    custom = CustomMode.objects.filter(owner=user, name=name).first()
+    if custom is None:
+        known = ", ".join([*BUILTIN_MODES, *CustomMode.objects.filter(owner=user).values_list("name", flat=True)])
+        raise InvalidInput(f"Unknown mode {name!r}. Known modes: {known}.", param="mode")
+    return _custom_spec(custom)

@@ -1,0 +1,60 @@
+"""Writes for modes: custom modes and the account's default mode."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import User
+from deepread.errors import InvalidInput, NotFound
+from modes.builtin import BUILTIN_MODES
+from modes.models import CustomMode
+from modes.selectors import mode_get
+
+
+def _validated_save(mode: CustomMode) -> CustomMode:
+    if mode.name in BUILTIN_MODES:
+        raise InvalidInput(f"{mode.name!r} is a built-in mode; choose another name.", param="name")
+    try:
+        mode.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+    mode.save()
+    return mode
+
+
+def custom_mode_create(
+    *, user: User, name: str, display_name: str, prompt: str, description: str = "", output_kind: str = "text"
+) -> CustomMode:
+    mode = CustomMode(
+        owner=user,
+        name=name.strip(),
+        display_name=display_name.strip(),
+        description=description.strip(),
+        prompt=prompt.strip(),
+        output_kind=output_kind,
+    )
+    with transaction.atomic():
+        return _validated_save(mode)
+
+
+def custom_mode_update(*, user: User, mode_id: int, **fields: str) -> CustomMode:
+    with transaction.atomic():
+        mode = CustomMode.objects.select_for_update().filter(owner=user, pk=mode_id).first()
+        if mode is None:
+            raise NotFound("No such custom mode.")
+        for name, value in fields.items():
+            setattr(mode, name, value.strip())
+        return _validated_save(mode)
+
+
+def custom_mode_delete(*, user: User, mode_id: int) -> None:
+    deleted, _ = CustomMode.objects.filter(owner=user, pk=mode_id).delete()
+    if not deleted:
+        raise NotFound("No such custom mode.")
+
+
+def default_mode_set(*, user: User, name: str) -> None:
+    spec = mode_get(user=user, name=name)
+    User.objects.filter(pk=user.pk).update(default_mode=spec.name)
+    user.default_mode = spec.name

@@ -1,0 +1,165 @@
+"""The job API of API.md §1. Thin: parse, call a service or selector, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import QuotaHeadersAPIView
+from ocrjobs import selectors, services
+from ocrjobs.storage import presign_download
+
+
+def _base_url(request: Request) -> str:
+    return request.build_absolute_uri("/")
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+ERRORS = dict.fromkeys((400, 401, 403, 404, 413, 429), ErrorSerializer)
+
+
+class UploadSignedUrlApi(QuotaHeadersAPIView):
+    class InputSerializer(serializers.Serializer):
+        filename = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        content_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    class OutputSerializer(serializers.Serializer):
+        upload_url = serializers.CharField()
+        job_id = serializers.UUIDField()
+        s3_key = serializers.CharField()
+        expires_in = serializers.IntegerField()
+        url = serializers.CharField()
+        fields = serializers.DictField(child=serializers.CharField())
+        key_prefix = serializers.CharField()
+
+    @extend_schema(
+        operation_id="upload_signed_url_create",
+        parameters=[OpenApiParameter("mode", str, description="a mode name; the account's default if absent")],
+        request=InputSerializer,
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None:
+            return Response({"detail": "The body must be a JSON object."}, status=400)
+        data = self.InputSerializer(data=body)
+        data.is_valid(raise_exception=True)
+        ticket = services.job_create(
+            user=request.user,
+            mode=request.query_params.get("mode") or None,
+            filename=data.validated_data.get("filename") or None,
+            content_type=data.validated_data.get("content_type") or None,
+            base_url=_base_url(request),
+        )
+        request.quota_status = ticket.quota
+        return Response(
+            self.OutputSerializer(
+                {
+                    "upload_url": ticket.urls.put_url,
+                    "job_id": ticket.job.id,
+                    "s3_key": ticket.job.upload_key,
+                    "expires_in": ticket.expires_in,
+                    "url": ticket.urls.post_url,
+                    "fields": ticket.urls.post_fields,
+                    "key_prefix": ticket.key_prefix,
+                }
+            ).data
+        )
+
+
+class ProcessingJobSerializer(serializers.Serializer):
+    filename = serializers.CharField()
+    mode = serializers.CharField()
+    status = serializers.CharField(source="public_status")
+    output_key = serializers.CharField(allow_null=True)
+    size = serializers.IntegerField(allow_null=True)
+    last_modified = serializers.DateTimeField(source="updated_at")
+    job_id = serializers.UUIDField(source="id")
+    error = serializers.CharField(allow_null=True, help_text="(ext)")
+    pages = serializers.IntegerField(source="page_count", allow_null=True, help_text="(ext)")
+    pages_done = serializers.IntegerField(help_text="(ext)")
+
+
+class ProcessingJobListApi(QuotaHeadersAPIView):
+    class FilterSerializer(serializers.Serializer):
+        mode = serializers.CharField(required=False, allow_blank=True)
+        filename = serializers.CharField(required=False, allow_blank=True)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+    class OutputSerializer(serializers.Serializer):
+        files = ProcessingJobSerializer(many=True, source="jobs")
+        total_count = serializers.IntegerField()
+        completed_count = serializers.IntegerField()
+        pending_count = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="processing_jobs_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = selectors.job_list(user=request.user, **filters.validated_data)
+        for job in page.jobs:
+            job.error = job.error or None
+        return Response(self.OutputSerializer(page).data)
+
+
+class DownloadSignedUrlApi(QuotaHeadersAPIView):
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.CharField()
+        file_key = serializers.CharField()
+        expires_in = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="download_signed_url_create",
+        parameters=[OpenApiParameter("file_path", str, required=True, description="an output_key")],
+        request=None,
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        file_path = request.query_params.get("file_path") or (
+            request.data.get("file_path") if isinstance(request.data, dict) else None
+        )
+        if not file_path:
+            return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
+        job = selectors.job_get_by_output_key(user=request.user, output_key=str(file_path))
+        ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
+        url = presign_download(key=job.result_key, ttl=ttl, base_url=_base_url(request))
+        return Response({"url": url, "file_key": job.result_key, "expires_in": ttl})
+
+
+class ResultApi(QuotaHeadersAPIView):
+    class OutputSerializer(serializers.Serializer):
+        job_id = serializers.UUIDField()
+        status = serializers.CharField()
+        mode = serializers.CharField()
+        filename = serializers.CharField()
+        result = serializers.JSONField(allow_null=True)
+        error = serializers.CharField(allow_null=True)
+        pages = serializers.IntegerField(allow_null=True, help_text="(ext)")
+        pages_done = serializers.IntegerField(help_text="(ext)")
+
+    @extend_schema(operation_id="results_retrieve", responses={200: OutputSerializer, **ERRORS})
+    def get(self, request: Request, job_id: str) -> Response:
+        job = selectors.job_get(user=request.user, job_id=job_id)
+        return Response(
+            {
+                "job_id": str(job.id),
+                "status": job.public_status,
+                "mode": job.mode,
+                "filename": job.filename,
+                "result": selectors.job_result_document(job=job),
+                "error": job.error or None,
+                "pages": job.page_count,
+                "pages_done": job.pages_done,
+            }
+        )

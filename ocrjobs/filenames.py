@@ -1,0 +1,43 @@
+"""Safe file names and storage keys (DESIGN.md, "Storage keys")."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import PurePosixPath
+
+MAX_NAME = 180
+_UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
+
+
+def safe_filename(name: str, *, fallback: str = "upload") -> str:
+    """A base name with no directories, control or bidi characters, at most MAX_NAME characters.
+
+    `../../etc/passwd` gives `passwd`, `a\\b.png` gives `b.png`, and a name that reduces to nothing gives `fallback`.
+    """
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    # Drop control (Cc) and format (Cf: RTL marks, zero-width) characters, NUL and newlines included.
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf"))
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    if not name:
+        return fallback
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 10:
+            name = stem[: MAX_NAME - len(ext) - 1].rstrip(" ._") + "." + ext
+        else:
+            name = name[:MAX_NAME]
+    return name
+
+
+def file_stem(filename: str) -> str:
+    return PurePosixPath(filename).stem or "upload"
+
+
+def upload_key_prefix(*, account_id: int, job_id: str) -> str:
+    return f"uploads/{account_id}/{job_id}/"
+
+
+def result_storage_key(*, account_id: int, output_key: str) -> str:
+    return f"outputs/{account_id}/{output_key}"

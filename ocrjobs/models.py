@@ -1,0 +1,106 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JobStatus(models.TextChoices):
+    AWAITING_UPLOAD = "awaiting_upload", "Awaiting upload"
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+PUBLIC_STATUS = {
+    JobStatus.AWAITING_UPLOAD: "pending",
+    JobStatus.QUEUED: "pending",
+    JobStatus.PROCESSING: "processing",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELLED: "failed",
+}
+
+
+class Job(models.Model):
+    """One file processed in one mode. This row, not the Celery result backend, is the truth about the job."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.AWAITING_UPLOAD)
+
+    # The mode as it was when the job was made, so editing a custom mode never changes a job in flight.
+    mode = models.CharField(max_length=64)
+    prompt = models.TextField()
+    output_kind = models.CharField(max_length=16)
+
+    filename = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    upload_key = models.CharField(max_length=512)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    pages_done = models.PositiveIntegerField(default=0)
+
+    output_key = models.CharField(max_length=512, null=True, blank=True)
+    result_key = models.CharField(max_length=600, blank=True, default="")
+    model = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    usage_month = models.DateField()
+    refunded = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
+            models.Index(fields=["owner", "mode", "-created_at"], name="job_owner_mode_created"),
+            models.Index(fields=["status", "updated_at"], name="job_status_updated"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "output_key"],
+                condition=models.Q(output_key__isnull=False),
+                name="job_output_key_unique_per_owner",
+            ),
+            models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(status="completed") | models.Q(output_key__isnull=False),
+                name="job_completed_has_output",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.mode} {self.filename} ({self.status})"
+
+    @property
+    def public_status(self) -> str:
+        return PUBLIC_STATUS[self.status]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class JobPage(models.Model):
+    """One recognised page, stored as soon as it is done so a restarted job does not redo it."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="pages")
+    page = models.PositiveIntegerField()
+    result = models.JSONField()
+
+    class Meta:
+        ordering = ["page"]
+        constraints = [models.UniqueConstraint(fields=["job", "page"], name="job_page_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} p{self.page}"

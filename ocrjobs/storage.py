@@ -1,0 +1,77 @@
+"""Signed upload and download URLs for whichever storage is configured.
+
+Local storage: DeepRead serves the URLs itself (ocrjobs.signing, ocrjobs.views). S3: real pre-signed URLs from
+boto3, with the POST policy holding a content-length range and a key prefix bound to the job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from ocrjobs import signing
+
+
+@dataclass(frozen=True)
+class UploadUrls:
+    put_url: str
+    post_url: str
+    post_fields: dict[str, str]
+
+
+def _absolute(base_url: str, path: str) -> str:
+    return (settings.DEEPREAD_PUBLIC_URL or base_url.rstrip("/")) + path
+
+
+def _s3_client():
+    return default_storage.connection.meta.client
+
+
+def presign_upload(
+    *, job_id: str, key: str, key_prefix: str, content_type: str, max_bytes: int, ttl: int, base_url: str
+) -> UploadUrls:
+    if settings.DEEPREAD_STORAGE == "s3":
+        client, bucket = _s3_client(), settings.AWS_STORAGE_BUCKET_NAME
+        params = {"Bucket": bucket, "Key": key}
+        if content_type:
+            params["ContentType"] = content_type
+        put_url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl)
+        post = client.generate_presigned_post(
+            bucket,
+            key,
+            Conditions=[["starts-with", "$key", key_prefix], ["content-length-range", 1, max_bytes]],
+            ExpiresIn=ttl,
+        )
+        return UploadUrls(put_url=put_url, post_url=post["url"], post_fields=post["fields"])
+    expires = int(time.time()) + ttl
+    query = urlencode(
+        {
+            "key": key,
+            "content_type": content_type,
+            "expires": expires,
+            "signature": signing.sign_put(job_id=job_id, key=key, content_type=content_type, expires=expires),
+        }
+    )
+    return UploadUrls(
+        put_url=_absolute(base_url, reverse("storage-upload-put", args=[job_id])) + "?" + query,
+        post_url=_absolute(base_url, reverse("storage-upload-post")),
+        post_fields=signing.sign_post_form(
+            job_id=job_id, key=key, key_prefix=key_prefix, max_bytes=max_bytes, expires=expires
+        ),
+    )
+
+
+def presign_download(*, key: str, ttl: int, base_url: str, filename: str | None = None) -> str:
+    if settings.DEEPREAD_STORAGE == "s3":
+        params = {"Bucket": settings.AWS_STORAGE_BUCKET_NAME, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return _s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
+    expires = int(time.time()) + ttl
+    query = urlencode({"key": key, "expires": expires, "signature": signing.sign_download(key=key, expires=expires)})
+    return _absolute(base_url, reverse("storage-download")) + "?" + query

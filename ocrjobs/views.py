@@ -1,0 +1,164 @@
+"""Local storage endpoints: DeepRead stands in for S3's signed PUT, POST form and GET.
+
+They are authenticated by their signature alone (no API key), answer errors as {"detail": ...} and read uploads
+with the size cap enforced while reading, so an oversized body is never held whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from deepread.errors import ApplicationError
+from ocrjobs import services, signing
+from ocrjobs.filenames import safe_filename
+from ocrjobs.models import Job
+
+logger = logging.getLogger(__name__)
+CHUNK = 64 * 1024
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": message}, status=status)
+
+
+def _too_large() -> JsonResponse:
+    limit_mb = settings.DEEPREAD_MAX_UPLOAD_BYTES / (1024 * 1024)
+    return _error(f"The file is larger than the {limit_mb:g} MB upload limit.", 413)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _read_capped(request: HttpRequest, cap: int) -> bytes:
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise _TooLarge
+    chunks, total = [], 0
+    while chunk := request.read(CHUNK):
+        total += len(chunk)
+        if total > cap:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _receive(*, job_id: str, filename: str, data: bytes) -> JsonResponse:
+    try:
+        job = services.job_upload_receive(job_id=job_id, filename=filename, data=data)
+    except ApplicationError as exc:
+        return _error(exc.message, exc.status_code)
+    return JsonResponse({"job_id": str(job.id), "key": job.upload_key, "status": job.public_status}, status=200)
+
+
+@csrf_exempt
+@require_http_methods(["PUT"])
+def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
+    q = request.GET
+    key, content_type = q.get("key", ""), q.get("content_type", "")
+    try:
+        signing.verify_put(
+            job_id=job_id,
+            key=key,
+            content_type=content_type,
+            expires=q.get("expires", ""),
+            signature=q.get("signature", ""),
+        )
+    except signing.SignatureError as exc:
+        return _error(exc.message, 403)
+    sent_type = (request.content_type or "").lower()
+    if content_type and sent_type != content_type:
+        return _error(
+            f"This URL was signed for Content-Type {content_type}; the request sent {sent_type or 'none'}.",
+            403,
+        )
+    try:
+        data = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
+    except _TooLarge:
+        return _too_large()
+    name = key.rsplit("/", 1)[-1]
+    return _receive(job_id=job_id, filename="" if name == services.FILENAME_PLACEHOLDER else name, data=data)
+
+
+class _CappedUploadHandler(FileUploadHandler):
+    """Counts bytes as the multipart parser streams them and stops at the cap."""
+
+    def __init__(self, request: HttpRequest, cap: int) -> None:
+        super().__init__(request)
+        self.cap, self.total, self.exceeded = cap, 0, False
+        self.chunks: list[bytes] = []
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # noqa: N803
+        # A body larger than the cap plus room for the form fields is refused before anything is read.
+        if content_length and content_length > self.cap + 64 * 1024:
+            self.exceeded = True
+            raise StopUpload(connection_reset=False)
+        return
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self.total += len(raw_data)
+        if self.total > self.cap:
+            self.exceeded = True
+            raise StopUpload(connection_reset=False)
+        self.chunks.append(raw_data)
+
+    def file_complete(self, file_size: int):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        return SimpleUploadedFile(self.file_name or "upload", b"".join(self.chunks), self.content_type)
+
+
+@csrf_exempt
+@require_POST
+def upload_post(request: HttpRequest) -> JsonResponse:
+    handler = _CappedUploadHandler(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
+    request.upload_handlers = [handler]
+    fields, files = request.POST, request.FILES
+    if handler.exceeded:
+        return _too_large()
+    try:
+        policy = signing.verify_post_policy(
+            policy=fields.get("policy", ""),
+            signature=fields.get("signature", ""),
+            access_key_id=fields.get("AWSAccessKeyId", ""),
+        )
+    except signing.SignatureError as exc:
+        return _error(exc.message, 403)
+    upload = files.get("file")
+    if upload is None:
+        return _error("The form has no 'file' field; send the file as the last field, named 'file'.", 400)
+    key = fields.get("key", "")
+    if not key.startswith(policy.key_prefix):
+        return _error("The key does not match the signed policy's prefix.", 403)
+    if upload.size > policy.max_bytes:
+        return _too_large()
+    if upload.size < 1:
+        return _error("The file is empty.", 400)
+    filename = safe_filename(key[len(policy.key_prefix) :].replace("${filename}", upload.name or "upload"))
+    return _receive(job_id=policy.job_id, filename=filename, data=upload.read())
+
+
+@require_GET
+def download(request: HttpRequest) -> FileResponse | JsonResponse:
+    q = request.GET
+    key = q.get("key", "")
+    try:
+        signing.verify_download(key=key, expires=q.get("expires", ""), signature=q.get("signature", ""))
+    except signing.SignatureError as exc:
+        return _error(exc.message, 403)
+    if not default_storage.exists(key):
+        return _error("No such file.", 404)
+    name = key.rsplit("/", 1)[-1]
+    job = Job.objects.filter(result_key=key).only("filename").first()
+    if job is not None and key.endswith(".json"):
+        name = f"{safe_filename(job.filename).rsplit('.', 1)[0]}.json"
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return FileResponse(default_storage.open(key), content_type=content_type, as_attachment=False, filename=name)
