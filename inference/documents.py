@@ -100,7 +100,9 @@ def inspect_document(data: bytes, *, max_pixels: int, max_pages: int) -> Documen
             img.verify()
     except InputError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"The image has too many pixels; the limit is {max_pixels:,} pixels. Scale it down.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"The {kind.upper()} image is corrupt or truncated.") from exc
     return DocumentInfo(kind=kind, page_count=frames)
 
@@ -109,7 +111,7 @@ def _fit_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> 
     scale = dpi / 72
     pixels = width_pt * height_pt * scale * scale
     if pixels > max_pixels:
-        scale *= (max_pixels / pixels) ** 0.5
+        scale *= (max_pixels / pixels) ** 0.5 * 0.995  # margin for rounding up to whole pixels
     return scale
 
 

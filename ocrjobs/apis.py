@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,6 +27,9 @@ ERRORS = dict.fromkeys((400, 401, 403, 404, 413, 429), ErrorSerializer)
 
 
 class UploadSignedUrlApi(QuotaHeadersAPIView):
+    # Clients that send no body at all exist (API.md); accept form encodings too, so none of them gets a 415.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
     class InputSerializer(serializers.Serializer):
         filename = serializers.CharField(required=False, allow_blank=True, max_length=1000)
         content_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -45,10 +50,9 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
         responses={200: OutputSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        body = request.data if isinstance(request.data, dict) else None
-        if body is None:
+        if not isinstance(request.data, dict | QueryDict):
             return Response({"detail": "The body must be a JSON object."}, status=400)
-        data = self.InputSerializer(data=body)
+        data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ticket = services.job_create(
             user=request.user,

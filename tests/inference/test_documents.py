@@ -1,0 +1,92 @@
+import io
+import struct
+import zlib
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from inference.documents import InputError, detect_kind, inspect_document, iter_page_images
+from tests.samples import encode, pdf_bytes, png_bytes, render_lines
+
+LIMITS = {"max_pixels": 40_000_000, "max_pages": 10}
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width×height: a decompression bomb in a few bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "kind"), [("PNG", "png"), ("JPEG", "jpeg"), ("BMP", "bmp"), ("TIFF", "tiff"), ("PDF", "pdf")]
+)
+def test_type_comes_from_magic_bytes(fmt, kind):
+    data = encode(render_lines(["hello"]), fmt)
+    assert detect_kind(data[:32]) == kind
+    assert inspect_document(data, **LIMITS).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"GIF89a" + b"\x00" * 64, "Unsupported file type"),
+        (b"<html><script>alert(1)</script></html>", "Unsupported file type"),
+        (png_bytes()[:60], "corrupt or truncated"),
+        (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer<<>>\n%%EOF", "damaged"),
+    ],
+)
+def test_bad_files_are_refused_with_a_clear_message(data, message):
+    with pytest.raises(InputError, match=message):
+        inspect_document(data, **LIMITS)
+
+
+def test_decompression_bomb_is_refused_from_the_header_alone():
+    with pytest.raises(InputError, match="the limit is 40,000,000 pixels"):
+        inspect_document(_png_header_only(50_000, 50_000), **LIMITS)
+    with pytest.raises(InputError, match="8000×8000 pixels; the limit is 40,000,000"):
+        inspect_document(_png_header_only(8_000, 8_000), **LIMITS)
+
+
+def test_pdf_page_cap():
+    pdf = pdfium.PdfDocument.new()
+    for _ in range(12):
+        pdf.new_page(200, 200)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    with pytest.raises(InputError, match="12 pages; the limit is 10"):
+        inspect_document(buf.getvalue(), **LIMITS)
+
+
+def test_tiff_frame_cap():
+    frames = [Image.new("RGB", (20, 20), "white") for _ in range(12)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    with pytest.raises(InputError, match="12 frames"):
+        inspect_document(buf.getvalue(), **LIMITS)
+
+
+def test_pdf_pages_render_in_order_at_the_requested_dpi_and_skip_done_pages():
+    data = pdf_bytes([["page one"], ["page two"], ["page three"]])
+    info = inspect_document(data, **LIMITS)
+    assert info.page_count == 3
+    pages = list(iter_page_images(data, info, dpi=72, max_pixels=10_000_000, skip=frozenset({2})))
+    assert [n for n, _ in pages] == [1, 2, 3]
+    assert pages[1][1] is None
+    first = pages[0][1]
+    # Saved at 144 DPI, so one page is (width/2) points; rendered at 72 DPI it is half the pixel width.
+    assert first.size[0] == pytest.approx(render_lines(["x"]).size[0] / 2, abs=2)
+
+
+def test_rendering_is_scaled_down_to_the_pixel_cap():
+    data = pdf_bytes([["a page"]])
+    info = inspect_document(data, **LIMITS)
+    (_, image), *_ = list(iter_page_images(data, info, dpi=600, max_pixels=1_000_000))
+    assert image.size[0] * image.size[1] <= 1_000_000
