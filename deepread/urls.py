@@ -10,11 +10,11 @@ from ocrjobs import apis as job_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
-    re_path(r"^ocr-modes/?$", OcrModeListApi.as_view(), name="ocr-modes"),
-    re_path(r"^upload/signed-url/?$", job_apis.UploadSignedUrlApi.as_view(), name="upload-signed-url"),
-    re_path(r"^processing-jobs/?$", job_apis.ProcessingJobListApi.as_view(), name="processing-jobs"),
-    re_path(r"^download/signed-url/?$", job_apis.DownloadSignedUrlApi.as_view(), name="download-signed-url"),
-    re_path(r"^results/(?P<job_id>[^/]+)/?$", job_apis.ResultApi.as_view(), name="results"),
+    path("ocr-modes", OcrModeListApi.as_view(), name="ocr-modes"),
+    path("upload/signed-url", job_apis.UploadSignedUrlApi.as_view(), name="upload-signed-url"),
+    path("processing-jobs", job_apis.ProcessingJobListApi.as_view(), name="processing-jobs"),
+    path("download/signed-url", job_apis.DownloadSignedUrlApi.as_view(), name="download-signed-url"),
+    path("results/<str:job_id>", job_apis.ResultApi.as_view(), name="results"),
 ]
 
 storage = [
@@ -30,7 +30,7 @@ urlpatterns = [
     path("storage/", include(storage)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    re_path(r"^(api|storage)/", lambda request: JsonResponse({"detail": "Not found."}, status=404)),
+    re_path(r"^(?:api|storage)/", lambda request: JsonResponse({"detail": "Not found."}, status=404)),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),
 ]

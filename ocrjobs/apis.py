@@ -26,13 +26,22 @@ class ErrorSerializer(serializers.Serializer):
 ERRORS = dict.fromkeys((400, 401, 403, 404, 413, 429), ErrorSerializer)
 
 
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: a number or a list is a wrong type, not something to coerce."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class UploadSignedUrlApi(QuotaHeadersAPIView):
     # Clients that send no body at all exist (API.md); accept form encodings too, so none of them gets a 415.
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        filename = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-        content_type = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        filename = StrictCharField(required=False, allow_blank=True, max_length=1000)
+        content_type = StrictCharField(required=False, allow_blank=True, max_length=200)
 
     class OutputSerializer(serializers.Serializer):
         upload_url = serializers.CharField()
