@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from inference.layout import Line, group_rows, plain_text  # noqa: E402
-from inference.registry import get_engine  # noqa: E402
-from modes.builtin import BUILTIN_MODES  # noqa: E402
+from inference.layout import Line, group_rows, plain_text
+from inference.registry import get_engine
+from modes.builtin import BUILTIN_MODES
 
 
 def levenshtein(a: str, b: str) -> int:
