@@ -1,0 +1,70 @@
+"""The worker's job lifecycle: claims, lease expiry, the sweep and resumption page by page."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from accounts.quota import month_start
+from ocrjobs import services
+from ocrjobs.models import Job, JobPage, JobStatus
+from tests.samples import pdf_bytes
+
+
+@pytest.fixture
+def queued_pdf(user):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    job = Job.objects.create(
+        owner=user, mode="ocr", prompt="p", output_kind="text", filename="two.pdf",
+        upload_key=f"uploads/{user.pk}/x/two.pdf", usage_month=month_start(timezone.now()), status=JobStatus.QUEUED,
+    )  # fmt: skip
+    default_storage.save(job.upload_key, ContentFile(pdf_bytes([["Page one words"], ["Page two words"]])))
+    return job
+
+
+def test_claim_is_compare_and_set(queued_pdf):
+    assert services.job_claim(job_id=queued_pdf.pk) is True
+    assert services.job_claim(job_id=queued_pdf.pk) is False  # held, lease not expired
+    Job.objects.filter(pk=queued_pdf.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
+    assert services.job_claim(job_id=queued_pdf.pk) is True  # a dead worker's lease ran out
+    assert Job.objects.get(pk=queued_pdf.pk).attempts == 2
+
+
+def test_a_restarted_job_does_not_redo_finished_pages(queued_pdf):
+    JobPage.objects.create(
+        job=queued_pdf,
+        page=1,
+        result={"page": 1, "width": 1, "height": 1, "text": "kept from the first run", "blocks": [],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}},
+    )  # fmt: skip
+    job = services.job_run(job_id=queued_pdf.pk)
+    assert job.status == JobStatus.COMPLETED
+    pages = list(JobPage.objects.filter(job=job).order_by("page").values_list("result", flat=True))
+    assert pages[0]["text"] == "kept from the first run"
+    assert "two" in pages[1]["text"].lower()
+    assert job.pages_done == 2
+
+
+def test_sweep_requeues_lost_jobs_and_gives_up_after_three_attempts(
+    queued_pdf, user, django_capture_on_commit_callbacks
+):
+    past = timezone.now() - dt.timedelta(hours=2)
+    Job.objects.filter(pk=queued_pdf.pk).update(status=JobStatus.PROCESSING, lease_until=past, attempts=1)
+    hopeless = Job.objects.create(
+        owner=user, mode="ocr", prompt="p", output_kind="text", filename="h.png", upload_key="k",
+        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past, attempts=3,
+    )  # fmt: skip
+    fresh = Job.objects.create(
+        owner=user, mode="ocr", prompt="p", output_kind="text", filename="f.png", upload_key="k2",
+        usage_month=month_start(timezone.now()), status=JobStatus.QUEUED,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks() as callbacks:
+        requeued = services.jobs_requeue_stale()
+    assert requeued == [str(queued_pdf.pk)]
+    assert len(callbacks) == 1
+    hopeless.refresh_from_db()
+    assert hopeless.status == JobStatus.FAILED
+    assert "interrupted 3 times" in hopeless.error
+    assert Job.objects.get(pk=fresh.pk).status == JobStatus.QUEUED
