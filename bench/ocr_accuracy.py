@@ -22,24 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image
 
 from inference.layout import Line, group_rows, plain_text
+from inference.metrics import levenshtein, normalise
 from inference.registry import get_engine
 from modes.builtin import BUILTIN_MODES
-
-
-def levenshtein(a: str, b: str) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def truth_sroie(path: Path) -> list[Line]:

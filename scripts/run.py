@@ -72,9 +72,10 @@ def main() -> int:
                 print(f"{name} exited with {proc.returncode}; stopping the others.", file=sys.stderr)
                 code, stopping = proc.returncode or 1, True
         time.sleep(0.3)
+    # Each leader shuts its own children down (Celery's warm shutdown, gunicorn's graceful stop).
     for proc in procs.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
     deadline = time.time() + 15
     for proc in procs.values():
         try:

@@ -6,6 +6,10 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
+from inference.metrics import cer
+
+__all__ = ["LINES", "cer", "encode", "pdf_bytes", "png_bytes", "render_lines", "render_table"]
+
 LINES = [
     "Invoice 2024-0117 for Northwind Traders",
     "Delivery address: 42 Harbour Street, Bristol",
@@ -50,15 +54,3 @@ def pdf_bytes(pages: list[list[str]]) -> bytes:
     buf = io.BytesIO()
     images[0].save(buf, format="PDF", save_all=True, append_images=images[1:], resolution=144)
     return buf.getvalue()
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate: Levenshtein distance over the reference length, case-insensitive."""
-    ref, hyp = " ".join(reference.lower().split()), " ".join(hypothesis.lower().split())
-    previous = list(range(len(hyp) + 1))
-    for i, rc in enumerate(ref, 1):
-        current = [i]
-        for j, hc in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (rc != hc)))
-        previous = current
-    return previous[-1] / max(len(ref), 1)
