@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from inference.base import Engine
+from inference.base import Engine, EngineError
 
 
 @functools.cache
@@ -13,7 +13,8 @@ def get_engine(name: str, **options: object) -> Engine:
         from inference.rapid import RapidOcrEngine
 
         return RapidOcrEngine(**options)  # type: ignore[arg-type]
-    raise ValueError(f"Unknown engine {name!r}")
+    # The DeepSeek-OCR client over vLLM is not in this build yet; jobs fail with this message rather than a traceback.
+    raise EngineError(f"The {name!r} engine is not available in this build of DeepRead; use DEEPREAD_ENGINE=rapidocr.")
 
 
 def engine_supports(name: str, output_kind: str) -> bool:
