@@ -7,7 +7,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts.models import ApiKey, MonthlyUsage, User
-from accounts.quota import month_start
+from accounts.quota import month_start, next_month_start, quota_status_for
 from accounts.selectors import api_key_authenticate
 from accounts.services import api_key_revoke, quota_consume
 from accounts.tiers import Tier
@@ -110,9 +110,14 @@ def test_trial_reset_header_is_the_trial_end_when_sooner(client, db):
     user = UserFactory(tier=Tier.TRIAL, date_joined=joined)
     _, raw = ApiKeyFactory.create_with_raw(user=user)
     response = client.get(MODES_URL, HTTP_X_API_KEY=raw)
-    end = joined + dt.timedelta(days=30)
-    if end < (timezone.now().replace(day=28) + dt.timedelta(days=5)).replace(day=1, hour=0, minute=0, second=0):
-        assert response["X-RateLimit-Reset"].startswith(f"{end:%Y-%m-%dT%H:%M:%S}")
+    expected = min(joined + dt.timedelta(days=30), next_month_start(timezone.now()))
+    assert response["X-RateLimit-Reset"] == expected.isoformat().replace("+00:00", "Z")
+    # With a fixed clock the trial end is always the sooner of the two.
+    now = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+    user.date_joined = now - dt.timedelta(days=29)
+    status = quota_status_for(user, used=3, now=now)
+    assert status.reset_at == dt.datetime(2026, 3, 11, 12, 0, tzinfo=dt.UTC)
+    assert (status.expired, status.remaining) == (False, 997)
 
 
 def test_burst_limit_answers_429_with_retry_after(api, user, settings):
