@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint fmt bench clean
+.PHONY: run test install lint fmt bench clean screenshots fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
+
+fuzz: $(STAMP)
+	DEEPREAD_FUZZ_EXAMPLES=$${EXAMPLES:-300} $(BIN)/python -m pytest tests/e2e/test_fuzz.py -p no:cacheprovider

@@ -65,6 +65,24 @@ def api_key_touch(*, key: ApiKey, now: dt.datetime | None = None) -> None:
     key.last_used_at = now
 
 
+def quota_require(*, user: User, units: int = 1, now: dt.datetime | None = None) -> None:
+    """Refuse early, spending nothing, when the quota cannot cover `units` (an expired trial, a full month).
+    `quota_consume` still decides under its conditional update; this only orders errors for callers that have
+    other checks in between (the engine's readiness, say)."""
+    from accounts.selectors import quota_status
+
+    status = quota_status(user=user, now=now)
+    if status.expired:
+        raise QuotaExceeded(
+            f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead."
+        )
+    if status.remaining is not None and status.remaining < units:
+        raise QuotaExceeded(
+            f"Monthly limit of {status.limit} requests reached for the {user.get_tier_display()} tier. "
+            f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
+        )
+
+
 def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None) -> QuotaStatus:
     """Spend `units` of this month's quota, or raise QuotaExceeded having spent nothing.
 
@@ -78,21 +96,28 @@ def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None)
             f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead."
         )
     month = month_start(now)
-    with transaction.atomic():
-        MonthlyUsage.objects.get_or_create(user=user, month=month)
-        rows = MonthlyUsage.objects.filter(user=user, month=month)
-        limit = TIER_POLICIES[user.tier].monthly_limit
-        if limit is not None:
-            rows = rows.filter(used__lte=limit - units)
-        if rows.update(used=F("used") + units) != 1:
-            raise QuotaExceeded(
-                f"Monthly limit of {limit} requests reached for the {user.get_tier_display()} tier. "
-                f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
-            )
-        day_row, _ = DailyUsage.objects.get_or_create(user=user, day=now.astimezone(dt.UTC).date())
-        DailyUsage.objects.filter(pk=day_row.pk).update(used=F("used") + units)
+    day = now.astimezone(dt.UTC).date()
+    limit = TIER_POLICIES[user.tier].monthly_limit
+    with transaction.atomic(savepoint=False):
+        # The common case is one conditional UPDATE per counter; a month's or day's first request creates its row.
+        if not _spend(MonthlyUsage.objects.filter(user=user, month=month), units=units, limit=limit):
+            MonthlyUsage.objects.get_or_create(user=user, month=month)
+            if not _spend(MonthlyUsage.objects.filter(user=user, month=month), units=units, limit=limit):
+                raise QuotaExceeded(
+                    f"Monthly limit of {limit} requests reached for the {user.get_tier_display()} tier. "
+                    f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
+                )
+        if not _spend(DailyUsage.objects.filter(user=user, day=day), units=units, limit=None):
+            DailyUsage.objects.get_or_create(user=user, day=day)
+            _spend(DailyUsage.objects.filter(user=user, day=day), units=units, limit=None)
         used = MonthlyUsage.objects.values_list("used", flat=True).get(user=user, month=month)
     return quota_status_for(user, used=used, now=now)
+
+
+def _spend(rows, *, units: int, limit: int | None) -> bool:
+    if limit is not None:
+        rows = rows.filter(used__lte=limit - units)
+    return rows.update(used=F("used") + units) == 1
 
 
 def quota_refund(*, user_id: int, month: dt.date, units: int = 1) -> None:

@@ -1,23 +1,117 @@
+"""Dashboard pages for the account: sign-up, welcome, API keys and usage. Thin: forms in, services and selectors."""
+
+from __future__ import annotations
+
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.selectors import api_key_list, quota_status
-from ocrjobs.selectors import job_list
+from accounts.forms import ApiKeyForm, SignupForm
+from accounts.selectors import api_key_list, quota_status, usage_daily
+from accounts.services import api_key_create, api_key_revoke, user_get_or_create
+from accounts.tiers import TIER_POLICIES, Tier
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("jobs" if request.user.is_authenticated else "login")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("jobs")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user, _ = user_get_or_create(
+            email=form.cleaned_data["email"], tier=Tier.TRIAL, password=form.cleaned_data["password1"]
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("welcome")
+    return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+def welcome(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/welcome.html", {"quota": quota_status(user=request.user), "form": ApiKeyForm()})
+
+
+def _keys_context(request: HttpRequest, **extra: object) -> dict:
+    return {
+        "keys": api_key_list(user=request.user),
+        "form": ApiKeyForm(),
+        "base_url": request.build_absolute_uri("/").rstrip("/"),
+        **extra,
+    }
+
+
+@login_required
+def keys(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/keys.html", _keys_context(request))
+
+
+@login_required
+@require_POST
+def key_create(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        context = _keys_context(request, form=form)
+        template = "accounts/keys.html#keys-panel" if request.htmx else "accounts/keys.html"
+        return render(request, template, context, status=400)
+    key, raw = api_key_create(user=request.user, name=form.cleaned_data["name"])
+    context = _keys_context(request, new_key=key, new_raw=raw)
+    # The plaintext is in this response only: it is never stored, and reloading the page does not show it again.
+    template = "accounts/keys.html#keys-panel" if request.htmx else "accounts/keys.html"
+    response = render(request, template, context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
+    """GET asks for confirmation (the page works without JavaScript); POST revokes."""
+    key = api_key_list(user=request.user).filter(pk=key_id).first()
+    if key is None:
+        return render(request, "404.html", status=404)
+    if request.method == "GET":
+        return render(request, "accounts/key_revoke.html", {"key": key})
+    api_key_revoke(user=request.user, key_id=key.pk)
+    if request.htmx:
+        return render(request, "accounts/keys.html#keys-panel", _keys_context(request))
+    messages.success(request, f"The key {key.name} ({key.prefix}…) is revoked.")
+    return redirect("keys")
+
+
+@login_required
+def usage(request: HttpRequest) -> HttpResponse:
+    days = usage_daily(user=request.user, days=30)
+    peak = max((n for _, n in days), default=0) or 1
+    bars = [
+        {"day": day, "count": n, "x": i * 20, "height": round(n / peak * 100), "y": 100 - round(n / peak * 100)}
+        for i, (day, n) in enumerate(days)
+    ]
+    tiers = [
+        {
+            "name": Tier(name).label,
+            "limit": policy.monthly_limit,
+            "expires": policy.expires,
+            "current": name == request.user.tier,
+        }
+        for name, policy in TIER_POLICIES.items()
+    ]
     return render(
         request,
-        "accounts/home.html",
+        "accounts/usage.html",
         {
-            "quota": quota_status(user=user),
-            "keys": api_key_list(user=user)[:20],
-            "jobs": job_list(user=user, limit=20),
-            "engine": settings.DEEPREAD_ENGINE,
-            "base_url": request.build_absolute_uri("/").rstrip("/"),
+            "quota": quota_status(user=request.user),
+            "bars": bars,
+            "peak": peak,
+            "total_30": sum(n for _, n in days),
+            "tiers": tiers,
+            "trial_days": settings.DEEPREAD_TRIAL_DAYS,
         },
     )

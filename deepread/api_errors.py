@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -12,6 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from deepread.errors import ApplicationError
+
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """A connection that cannot be made or was lost, as opposed to a bug in a query."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +42,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF exception handler: every error body is {"detail": "..."}, and no traceback ever leaves the server."""
     if isinstance(exc, ApplicationError):
         return Response({"detail": exc.message}, status=exc.status_code)
+    if isinstance(exc, DatabaseError) and database_unavailable(exc):
+        logger.warning("Database unavailable: %s", type(exc).__name__)
+        return Response(
+            {"detail": "The service is briefly unavailable (database); retry shortly."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):

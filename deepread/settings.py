@@ -8,6 +8,7 @@ DATABASE_URL, CELERY_BROKER_URL, REDIS_URL, DEEPREAD_STORAGE=s3 with the AWS_* v
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -30,9 +31,22 @@ def _embedded_secret_key() -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): secure cookies, HSTS and a redirect to https.
+# Off by default so that `make run` works on http://127.0.0.1.
+DEEPREAD_HTTPS = env_bool("DEEPREAD_HTTPS", False)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = DEEPREAD_HTTPS
+SECURE_SSL_REDIRECT = DEEPREAD_HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if DEEPREAD_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = DEEPREAD_HTTPS
+SECURE_HSTS_PRELOAD = DEEPREAD_HTTPS
+if DEEPREAD_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Where clients reach this server; used for absolute signed URLs when a request is not at hand.
 DEEPREAD_PUBLIC_URL = env_str("DEEPREAD_PUBLIC_URL", "").rstrip("/")
 
@@ -63,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "deepread.middleware.ContentSecurityPolicyMiddleware",
+    "deepread.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "deepread.urls"
@@ -127,6 +143,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     # Shared by every gunicorn and worker process on the machine, unlike the per-process locmem cache.
     CACHES = {
@@ -138,7 +155,7 @@ else:
 
 # --- storage --------------------------------------------------------------------------------------------------
 DEEPREAD_STORAGE = env_choice("DEEPREAD_STORAGE", "local", ["local", "s3"])
-MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_ROOT = Path(env_str("DEEPREAD_MEDIA_ROOT", str(VAR_DIR / "media")))
 if DEEPREAD_STORAGE == "s3":
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -165,6 +182,8 @@ STORAGES = {
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, publishing atomically (deepread/broker.py).
+    CELERY_BROKER_TRANSPORT = "deepread.broker:Transport"
     for _sub in ("queue", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -183,6 +202,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
+# Every task goes to the queue of the engine that serves it: `cpu` (a process per core) or `gpu` (threads that keep
+# many page requests in flight to vLLM). See DESIGN.md, "Feeding the GPU".
+DEEPREAD_JOB_QUEUE = "gpu" if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else "cpu"
+CELERY_TASK_ROUTES = {"ocrjobs.tasks.*": {"queue": DEEPREAD_JOB_QUEUE}}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("DEEPREAD_TASK_SOFT_TIME_LIMIT_S", 1800, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("DEEPREAD_TASK_TIME_LIMIT_S", 1900, minimum=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -192,7 +215,40 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- DeepRead -------------------------------------------------------------------------------------------------
 DEEPREAD_ENGINE = env_choice("DEEPREAD_ENGINE", "rapidocr", ["rapidocr", "vllm"])
 VLLM_BASE_URL = env_str("VLLM_BASE_URL", "http://127.0.0.1:8001/v1")
+# Several replicas, comma-separated; least in-flight first, and a failing one sits out a cool-down.
+VLLM_BASE_URLS = env_list("VLLM_BASE_URLS") or [VLLM_BASE_URL]
 VLLM_MODEL = env_str("VLLM_MODEL", "deepseek-ai/DeepSeek-OCR")
+VLLM_API_KEY = env_str("VLLM_API_KEY", "")
+# The bound on page requests in flight from one gpu worker process (the server batches up to its max_num_seqs).
+DEEPREAD_VLLM_MAX_INFLIGHT = env_int("DEEPREAD_VLLM_MAX_INFLIGHT", 64, minimum=1)
+DEEPREAD_VLLM_MAX_TOKENS = env_int("DEEPREAD_VLLM_MAX_TOKENS", 7000, minimum=16)
+DEEPREAD_VLLM_CONNECT_TIMEOUT_S = env_float("DEEPREAD_VLLM_CONNECT_TIMEOUT_S", 5.0)
+DEEPREAD_VLLM_READ_TIMEOUT_S = env_float("DEEPREAD_VLLM_READ_TIMEOUT_S", 300.0)
+DEEPREAD_VLLM_RETRIES = env_int("DEEPREAD_VLLM_RETRIES", 4, minimum=0)
+DEEPREAD_VLLM_BACKOFF_S = env_float("DEEPREAD_VLLM_BACKOFF_S", 0.5)
+DEEPREAD_VLLM_COOLDOWN_S = env_float("DEEPREAD_VLLM_COOLDOWN_S", 10.0)
+DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jpeg", "png"])
+# How long a gpu worker waits at start-up for the server to list the model before it starts taking jobs anyway.
+DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
+# --- POST /v1/ocr ---
+DEEPREAD_STARTED_AT = time.time()
+DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # e.g. deepseek-ocr, served by the CPU engine
+DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine when a web process starts
+DEEPREAD_SYNC_CONCURRENCY = env_int(
+    "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
+)
+DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 30.0)
+DEEPREAD_SYNC_MAX_PAGES = env_int("DEEPREAD_SYNC_MAX_PAGES", 10, minimum=1)
+DEEPREAD_API_MAX_BODY_BYTES = env_int("DEEPREAD_API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+DEEPREAD_SYNC_MAX_BODY_BYTES = env_int("DEEPREAD_SYNC_MAX_BODY_BYTES", 30 * 1024 * 1024, minimum=1024)
+# Fetching image URLs (deepread/urlfetch.py). The private-address guard is off only when this says so.
+DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", False)
+DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
+DEEPREAD_URL_FETCH_READ_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_READ_TIMEOUT_S", 15.0)
+DEEPREAD_URL_FETCH_MAX_REDIRECTS = env_int("DEEPREAD_URL_FETCH_MAX_REDIRECTS", 3, minimum=0)
+# Threads of the gpu worker: the in-flight bound plus a few that render, store and finish while others wait.
+DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VLLM_MAX_INFLIGHT + 16, minimum=1)
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
@@ -203,6 +259,8 @@ DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
 DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 2400, minimum=10)
+DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000, minimum=1)
+DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
 DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
 
@@ -212,7 +270,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyBurstThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["deepread.parsers.CappedJSONParser"],
     "EXCEPTION_HANDLER": "deepread.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -234,9 +292,19 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DEEPREAD_LOG_LEVEL", "INFO")},
-    "loggers": {"RapidOCR": {"level": "WARNING"}},
+    "loggers": {"RapidOCR": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
 }
+# S3 uploads do not pass through DeepRead: a sweep every few seconds finds them (and the optional bucket
+# notification hook, POST /storage/s3-events with X-DeepRead-Hook-Secret, starts them at once).
+DEEPREAD_UPLOAD_SWEEP_S = env_float("DEEPREAD_UPLOAD_SWEEP_S", 2.0)
+DEEPREAD_S3_HOOK_SECRET = env_str("DEEPREAD_S3_HOOK_SECRET", "")
+if DEEPREAD_STORAGE == "s3":
+    CELERY_BEAT_SCHEDULE["uploads-sweep"] = {
+        "task": "ocrjobs.tasks.uploads_sweep",
+        "schedule": DEEPREAD_UPLOAD_SWEEP_S,
+        "options": {"expires": DEEPREAD_UPLOAD_SWEEP_S * 5},
+    }

@@ -5,8 +5,10 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
+from ocrjobs import dashboard, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -21,19 +23,49 @@ storage = [
     path("upload/<uuid:job_id>", storage_views.upload_put, name="storage-upload-put"),
     path("upload", storage_views.upload_post, name="storage-upload-post"),
     path("download", storage_views.download, name="storage-download"),
+    path("s3-events", storage_views.s3_events, name="storage-s3-events"),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("v1/ocr", openai_apis.OcrApi.as_view(), name="v1-ocr"),
+    path("v1/models", openai_apis.ModelListApi.as_view(), name="v1-models"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include(storage)),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", account_views.signup, name="signup"),
+    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("welcome/", account_views.welcome, name="welcome"),
+    path("keys/", account_views.keys, name="keys"),
+    path("keys/create", account_views.key_create, name="key-create"),
+    path("keys/<int:key_id>/revoke", account_views.key_revoke, name="key-revoke"),
+    path("usage/", account_views.usage, name="usage"),
+    path("upload/", dashboard.upload, name="upload"),
+    path("upload/ticket", dashboard.upload_ticket, name="upload-ticket"),
+    path("jobs/", dashboard.jobs, name="jobs"),
+    path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),
+    path("jobs/<uuid:job_id>/row", dashboard.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
+    path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
+    path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),
+    path("modes/", mode_views.modes, name="modes"),
+    path("modes/new", mode_views.mode_create, name="mode-create"),
+    path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
+    path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
+    path("modes/preview", mode_views.mode_preview, name="mode-preview"),
     re_path(r"^(?:api|storage)/", lambda request: JsonResponse({"detail": "Not found."}, status=404)),
+    re_path(r"^v1/", lambda request: JsonResponse(_openai_not_found(request), status=404)),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),
 ]
+
+
+def _openai_not_found(request: HttpRequest) -> dict:
+    message = f"No such endpoint: {request.path}."
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "not_found"}}
 
 
 def _json_or_html(request: HttpRequest, status: int, message: str, fallback):

@@ -69,9 +69,10 @@ class PageResult:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = "stop"
     extra: dict[str, Any] = field(default_factory=dict)  # tables, formulas, chart data
+    error: str | None = None  # set when this page alone failed; the rest of the document still stands
 
     def as_dict(self, page: int) -> dict[str, Any]:
-        return {
+        page_dict = {
             "page": page,
             "width": self.width,
             "height": self.height,
@@ -81,6 +82,9 @@ class PageResult:
             "usage": self.usage.as_dict(),
             "finish_reason": self.finish_reason,
         }
+        if self.error:
+            page_dict["error"] = self.error
+        return page_dict
 
 
 class EngineError(Exception):
@@ -97,6 +101,10 @@ class ModeNotSupported(EngineError):
     pass
 
 
+class InputUnreadable(EngineError):
+    """The page's pixels cannot be decoded (a truncated or damaged file whose header looked fine)."""
+
+
 class EngineUnavailable(EngineError):
     retryable = True
 
@@ -107,4 +115,7 @@ class Engine(Protocol):
 
     def supports(self, mode: ModeSpec) -> bool: ...
 
-    def recognize(self, image: Image.Image, mode: ModeSpec) -> PageResult: ...
+    def recognize(self, image: Image.Image, mode: ModeSpec, *, source: Any = None) -> PageResult:
+        """`source` is the upload's own encoded bytes (an `inference.images.EncodedImage`) when they may be sent
+        as they are; engines that work on pixels ignore it."""
+        ...

@@ -6,11 +6,17 @@ Every refusal raises InputError with a message a person can act on.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps
+
+from inference.images import EncodedImage, pass_through_source
+
+#: pdfium is not thread-safe; a gpu worker renders pages from many threads, so every pdfium call holds this.
+PDFIUM_LOCK = threading.RLock()
 
 # Pillow's own bomb guard stays on as a backstop; our explicit check below runs first with a clear message.
 Image.MAX_IMAGE_PIXELS = 200_000_000
@@ -26,9 +32,13 @@ ALLOWED_CONTENT_TYPES = {*MIME_TYPES.values(), "image/jpg", "image/x-ms-bmp", "i
 
 
 class InputError(Exception):
-    def __init__(self, message: str) -> None:
+    """`kind` says what is wrong: `format` (not a file type we read, or damaged), `too_large` (pixels, pages),
+    or `invalid`."""
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -62,48 +72,51 @@ def detect_kind(head: bytes) -> str | None:
 
 def _open_pdf(data: bytes) -> pdfium.PdfDocument:
     try:
-        return pdfium.PdfDocument(data)
+        with PDFIUM_LOCK:
+            return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
-            raise InputError("The PDF is encrypted; upload it without a password.") from exc
-        raise InputError("The PDF is damaged and could not be read.") from exc
+            raise InputError("The PDF is encrypted; upload it without a password.", "format") from exc
+        raise InputError("The PDF is damaged and could not be read.", "format") from exc
 
 
 def inspect_document(data: bytes, *, max_pixels: int, max_pages: int) -> DocumentInfo:
     """Check a file without decoding its pixels: type, pixel count, page count."""
     if not data:
-        raise InputError("The file is empty.")
+        raise InputError("The file is empty.", "format")
     kind = detect_kind(data[:32])
     if kind is None:
-        raise InputError("Unsupported file type: upload a PNG, JPEG, BMP, TIFF or PDF file.")
+        raise InputError("Unsupported file type: upload a PNG, JPEG, BMP, TIFF or PDF file.", "format")
     if kind == "pdf":
         pdf = _open_pdf(data)
-        try:
+        with PDFIUM_LOCK:
             pages = len(pdf)
-        finally:
             pdf.close()
         if pages == 0:
-            raise InputError("The PDF has no pages.")
+            raise InputError("The PDF has no pages.", "format")
         if pages > max_pages:
-            raise InputError(f"The PDF has {pages} pages; the limit is {max_pages} pages per file.")
+            raise InputError(f"The PDF has {pages} pages; the limit is {max_pages} pages per file.", "too_large")
         return DocumentInfo(kind=kind, page_count=pages)
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
             if width * height > max_pixels:
                 raise InputError(
-                    f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels. Scale it down."
+                    f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels. Scale it down.",
+                    "too_large",
                 )
             frames = getattr(img, "n_frames", 1) if kind == "tiff" else 1
             if frames > max_pages:
-                raise InputError(f"The TIFF has {frames} frames; the limit is {max_pages} pages per file.")
+                raise InputError(f"The TIFF has {frames} frames; the limit is {max_pages} pages per file.", "too_large")
             img.verify()
     except InputError:
         raise
     except Image.DecompressionBombError as exc:
-        raise InputError(f"The image has too many pixels; the limit is {max_pixels:,} pixels. Scale it down.") from exc
+        raise InputError(
+            f"The image has too many pixels; the limit is {max_pixels:,} pixels. Scale it down.", "too_large"
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"The {kind.upper()} image is corrupt or truncated.") from exc
+        raise InputError(f"The {kind.upper()} image is corrupt or truncated.", "format") from exc
     return DocumentInfo(kind=kind, page_count=frames)
 
 
@@ -115,35 +128,79 @@ def _fit_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> 
     return scale
 
 
-def iter_page_images(
+@dataclass
+class PageImage:
+    number: int  # from 1
+    image: Image.Image
+    #: The upload's own bytes when they can go to a model as they are (a plain PNG/JPEG), else None.
+    source: EncodedImage | None = None
+
+
+def _render_pdf_page(pdf: pdfium.PdfDocument, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
+    with PDFIUM_LOCK:
+        page = pdf[index]
+        try:
+            width, height = page.get_size()
+            bitmap = page.render(scale=_fit_scale(width, height, dpi, max_pixels))
+            return bitmap.to_pil().convert("RGB")
+        finally:
+            page.close()
+
+
+def _upright(img: Image.Image) -> bool:
+    """No EXIF rotation to apply. A JPEG's EXIF comes before its pixels; a PNG's eXIf chunk may come after them,
+    and asking for it would decode the image, so a PNG counts as upright unless its header already carried EXIF."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return True
+    return img.getexif().get(0x0112, 1) == 1
+
+
+def _image_page(img: Image.Image, data: bytes, index: int) -> PageImage:
+    img.seek(index)
+    if index == 0:
+        if _upright(img):
+            source = pass_through_source(data, img)
+            if source is not None:
+                return PageImage(1, img, source)  # decoded lazily, only if a crop or a CPU engine needs pixels
+        return PageImage(1, ImageOps.exif_transpose(img).convert("RGB"))
+    return PageImage(index + 1, img.convert("RGB"))
+
+
+def iter_pages(
     data: bytes, info: DocumentInfo, *, dpi: int, max_pixels: int, skip: frozenset[int] = frozenset()
-) -> Iterator[tuple[int, Image.Image | None]]:
-    """Yield (page number from 1, RGB image) in order; pages in `skip` yield None without being rendered."""
+) -> Iterator[PageImage]:
+    """The pages in order, as images; pages in `skip` are not rendered. pdfium is held only while rendering."""
     if info.kind == "pdf":
         pdf = _open_pdf(data)
         try:
-            for index in range(len(pdf)):
-                if index + 1 in skip:
-                    yield index + 1, None
-                    continue
-                page = pdf[index]
-                try:
-                    width, height = page.get_size()
-                    bitmap = page.render(scale=_fit_scale(width, height, dpi, max_pixels))
-                    yield index + 1, bitmap.to_pil().convert("RGB")
-                finally:
-                    page.close()
+            for index in range(info.page_count):
+                if index + 1 not in skip:
+                    yield PageImage(index + 1, _render_pdf_page(pdf, index, dpi=dpi, max_pixels=max_pixels))
         finally:
-            pdf.close()
+            with PDFIUM_LOCK:
+                pdf.close()
         return
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            for index in range(info.page_count):
-                if index + 1 in skip:
-                    yield index + 1, None
-                    continue
-                img.seek(index)
-                frame = ImageOps.exif_transpose(img) if index == 0 else img
-                yield index + 1, frame.convert("RGB")
+        img = Image.open(io.BytesIO(data))
+        for index in range(info.page_count):
+            if index + 1 not in skip:
+                yield _image_page(img, data, index)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(f"The {info.kind.upper()} image is corrupt or truncated.") from exc
+        raise InputError(f"The {info.kind.upper()} image is corrupt or truncated.", "format") from exc
+
+
+def page_image(data: bytes, info: DocumentInfo, number: int, *, dpi: int, max_pixels: int) -> PageImage:
+    """One page alone (a PDF page fanned out to its own task)."""
+    if not 1 <= number <= info.page_count:
+        raise InputError(f"The document has no page {number}.")
+    if info.kind == "pdf":
+        pdf = _open_pdf(data)
+        try:
+            return PageImage(number, _render_pdf_page(pdf, number - 1, dpi=dpi, max_pixels=max_pixels))
+        finally:
+            with PDFIUM_LOCK:
+                pdf.close()
+    try:
+        return _image_page(Image.open(io.BytesIO(data)), data, number - 1)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"The {info.kind.upper()} image is corrupt or truncated.", "format") from exc

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inference.base import Block, EngineError, ModeNotSupported, ModeSpec, OutputKind, PageResult
+from inference.base import Block, EngineError, InputUnreadable, ModeNotSupported, ModeSpec, OutputKind, PageResult
 from inference.layout import (
     Line,
     find_tables,
@@ -82,7 +82,7 @@ class RapidOcrEngine:
             )
         return lines
 
-    def recognize(self, image: Image.Image, mode: ModeSpec) -> PageResult:
+    def recognize(self, image: Image.Image, mode: ModeSpec, *, source: object = None) -> PageResult:
         if not self.supports(mode):
             raise ModeNotSupported(
                 f"The {mode.output_kind!s} output of mode {mode.name!r} needs the DeepSeek-OCR engine "
@@ -90,6 +90,10 @@ class RapidOcrEngine:
                 f"{'formulas' if mode.output_kind == OutputKind.FORMULA else 'charts'}."
             )
         width, height = image.size
+        try:
+            image.load()  # an upload passed through undecoded shows here if its pixels are missing
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InputUnreadable(f"The {image.format or 'image'} file is corrupt or truncated.") from exc
         try:
             lines = self.lines(image)
         except Exception as exc:

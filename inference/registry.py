@@ -13,8 +13,11 @@ def get_engine(name: str, **options: object) -> Engine:
         from inference.rapid import RapidOcrEngine
 
         return RapidOcrEngine(**options)  # type: ignore[arg-type]
-    # The DeepSeek-OCR client over vLLM is not in this build yet; jobs fail with this message rather than a traceback.
-    raise EngineError(f"The {name!r} engine is not available in this build of DeepRead; use DEEPREAD_ENGINE=rapidocr.")
+    if name == "vllm":
+        from inference.vllm_engine import VllmEngine
+
+        return VllmEngine(**options)  # type: ignore[arg-type]
+    raise EngineError(f"The {name!r} engine is not available in this build of DeepRead; use rapidocr or vllm.")
 
 
 def engine_supports(name: str, output_kind: str) -> bool:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
-from django.http import QueryDict
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse, QueryDict
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
+from deepread.parsers import CappedJSONParser
 from ocrjobs import selectors, services
+from ocrjobs.models import PUBLIC_STATUS, JobStatus
 from ocrjobs.storage import presign_download
 
 
@@ -37,12 +41,14 @@ class StrictCharField(serializers.CharField):
 
 class UploadSignedUrlApi(QuotaHeadersAPIView):
     # Clients that send no body at all exist (API.md); accept form encodings too, so none of them gets a 415.
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [CappedJSONParser, FormParser, MultiPartParser]
 
+    @extend_schema_serializer(component_name="UploadRequest")
     class InputSerializer(serializers.Serializer):
         filename = StrictCharField(required=False, allow_blank=True, max_length=1000)
         content_type = StrictCharField(required=False, allow_blank=True, max_length=200)
 
+    @extend_schema_serializer(component_name="UploadTicket")
     class OutputSerializer(serializers.Serializer):
         upload_url = serializers.CharField()
         job_id = serializers.UUIDField()
@@ -90,7 +96,7 @@ class ProcessingJobSerializer(serializers.Serializer):
     filename = serializers.CharField()
     mode = serializers.CharField()
     status = serializers.CharField(source="public_status")
-    output_key = serializers.CharField(allow_null=True)
+    output_key = serializers.CharField(source="public_output_key", allow_null=True)
     size = serializers.IntegerField(allow_null=True)
     last_modified = serializers.DateTimeField(source="updated_at")
     job_id = serializers.UUIDField(source="id")
@@ -100,12 +106,14 @@ class ProcessingJobSerializer(serializers.Serializer):
 
 
 class ProcessingJobListApi(QuotaHeadersAPIView):
+    @extend_schema_serializer(component_name="ProcessingJobFilter")
     class FilterSerializer(serializers.Serializer):
         mode = serializers.CharField(required=False, allow_blank=True)
         filename = serializers.CharField(required=False, allow_blank=True)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
         offset = serializers.IntegerField(required=False, min_value=0, default=0)
 
+    @extend_schema_serializer(component_name="ProcessingJobList")
     class OutputSerializer(serializers.Serializer):
         files = ProcessingJobSerializer(many=True, source="jobs")
         total_count = serializers.IntegerField()
@@ -120,13 +128,36 @@ class ProcessingJobListApi(QuotaHeadersAPIView):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        page = selectors.job_list(user=request.user, **filters.validated_data)
-        for job in page.jobs:
-            job.error = job.error or None
-        return Response(self.OutputSerializer(page).data)
+        page = selectors.job_list(user=request.user, as_rows=True, **filters.validated_data)
+        return Response(
+            {
+                "files": [_job_row(row) for row in page.jobs],
+                "total_count": page.total_count,
+                "completed_count": page.completed_count,
+                "pending_count": page.pending_count,
+            }
+        )
+
+
+def _job_row(row: dict) -> dict:
+    """One entry of the job list, as ProcessingJobSerializer documents it."""
+    completed = row["status"] == JobStatus.COMPLETED
+    return {
+        "filename": row["filename"],
+        "mode": row["mode"],
+        "status": PUBLIC_STATUS[row["status"]],
+        "output_key": row["output_key"] if completed else None,
+        "size": row["size"],
+        "last_modified": row["updated_at"].isoformat().replace("+00:00", "Z"),
+        "job_id": str(row["id"]),
+        "error": row["error"] or None,
+        "pages": row["page_count"],
+        "pages_done": row["pages_done"],
+    }
 
 
 class DownloadSignedUrlApi(QuotaHeadersAPIView):
+    @extend_schema_serializer(component_name="DownloadUrl")
     class OutputSerializer(serializers.Serializer):
         url = serializers.CharField()
         file_key = serializers.CharField()
@@ -134,7 +165,14 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
 
     @extend_schema(
         operation_id="download_signed_url_create",
-        parameters=[OpenApiParameter("file_path", str, required=True, description="an output_key")],
+        parameters=[
+            OpenApiParameter(
+                "file_path",
+                str,
+                required=True,
+                description="an output_key, or a page artifact beside it such as <mode>/<stem>/page-1-image-1.png",
+            )
+        ],
         request=None,
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -144,13 +182,15 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
         )
         if not file_path:
             return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
-        job = selectors.job_get_by_output_key(user=request.user, output_key=str(file_path))
+        services.job_artifact_prepare(user=request.user, file_path=str(file_path))
+        key = selectors.download_key(user=request.user, file_path=str(file_path))
         ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
-        url = presign_download(key=job.result_key, ttl=ttl, base_url=_base_url(request))
-        return Response({"url": url, "file_key": job.result_key, "expires_in": ttl})
+        url = presign_download(key=key, ttl=ttl, base_url=_base_url(request))
+        return Response({"url": url, "file_key": key, "expires_in": ttl})
 
 
 class ResultApi(QuotaHeadersAPIView):
+    @extend_schema_serializer(component_name="JobResult")
     class OutputSerializer(serializers.Serializer):
         job_id = serializers.UUIDField()
         status = serializers.CharField()
@@ -162,17 +202,19 @@ class ResultApi(QuotaHeadersAPIView):
         pages_done = serializers.IntegerField(help_text="(ext)")
 
     @extend_schema(operation_id="results_retrieve", responses={200: OutputSerializer, **ERRORS})
-    def get(self, request: Request, job_id: str) -> Response:
+    def get(self, request: Request, job_id: str) -> HttpResponse:
         job = selectors.job_get(user=request.user, job_id=job_id)
-        return Response(
-            {
-                "job_id": str(job.id),
-                "status": job.public_status,
-                "mode": job.mode,
-                "filename": job.filename,
-                "result": selectors.job_result_document(job=job),
-                "error": job.error or None,
-                "pages": job.page_count,
-                "pages_done": job.pages_done,
-            }
-        )
+        head = {
+            "job_id": str(job.id),
+            "status": job.public_status,
+            "mode": job.mode,
+            "filename": job.filename,
+            "error": job.error or None,
+            "pages": job.page_count,
+            "pages_done": job.pages_done,
+        }
+        # The stored result document goes out as it is, without being parsed and written again: it is JSON
+        # that DeepRead wrote itself, and it can be large.
+        raw = selectors.job_result_bytes(job=job)
+        body = json.dumps(head)[:-1].encode() + b', "result": ' + (raw or b"null") + b"}"
+        return HttpResponse(body, content_type="application/json")

@@ -5,3 +5,6 @@ class OcrJobsConfig(AppConfig):
     name = "ocrjobs"
     verbose_name = "OCR jobs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from deepread import checks  # noqa: F401 - registers the deployment checks

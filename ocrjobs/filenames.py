@@ -41,3 +41,13 @@ def upload_key_prefix(*, account_id: int, job_id: str) -> str:
 
 def result_storage_key(*, account_id: int, output_key: str) -> str:
     return f"outputs/{account_id}/{output_key}"
+
+
+def artifact_file_path(*, output_key: str, name: str) -> str:
+    """A page artifact (a cropped figure, an annotated page) as clients name it: `<mode>/<stem>/<name>`."""
+    return f"{output_key.removesuffix('.json')}/{name}"
+
+
+def artifact_storage_key(*, account_id: int, output_key: str, name: str) -> str:
+    """Beside the result: `outputs/<account>/<mode>/<stem>/<name>` (`name` empty gives the folder)."""
+    return result_storage_key(account_id=account_id, output_key=artifact_file_path(output_key=output_key, name=name))

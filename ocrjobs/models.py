@@ -65,6 +65,7 @@ class Job(models.Model):
             models.Index(fields=["owner", "-created_at"], name="job_owner_created"),
             models.Index(fields=["owner", "mode", "-created_at"], name="job_owner_mode_created"),
             models.Index(fields=["status", "updated_at"], name="job_status_updated"),
+            models.Index(fields=["owner", "status"], name="job_owner_status"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -85,6 +86,19 @@ class Job(models.Model):
     @property
     def public_status(self) -> str:
         return PUBLIC_STATUS[self.status]
+
+    @property
+    def public_output_key(self) -> str | None:
+        """The result's name, shown once it exists (a running job reserves its name for its page artifacts)."""
+        return self.output_key if self.status == JobStatus.COMPLETED else None
+
+    @property
+    def duration(self) -> str:
+        """How long processing took, for people: `4.2 s`, `3 min 5 s`; empty until it ends."""
+        if not (self.started_at and self.finished_at):
+            return ""
+        seconds = (self.finished_at - self.started_at).total_seconds()
+        return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
     @property
     def is_terminal(self) -> bool:

@@ -3,51 +3,108 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import default_storage
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from accounts.models import User
 from deepread.errors import NotFound
+from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import Job, JobStatus
 
 
 @dataclass(frozen=True)
 class JobPage:
-    jobs: list[Job]
+    jobs: list
     total_count: int
     completed_count: int
     pending_count: int
 
 
-def job_queryset(*, user: User, mode: str | None = None, filename: str | None = None) -> QuerySet[Job]:
+STATUS_FILTERS = {
+    "pending": [JobStatus.AWAITING_UPLOAD, JobStatus.QUEUED],
+    "processing": [JobStatus.PROCESSING],
+    "completed": [JobStatus.COMPLETED],
+    "failed": [JobStatus.FAILED, JobStatus.CANCELLED],
+}
+
+
+def job_queryset(
+    *, user: User, mode: str | None = None, filename: str | None = None, status: str | None = None
+) -> QuerySet[Job]:
     qs = Job.objects.filter(owner=user)
     if mode:
         qs = qs.filter(mode=mode)
     if filename:
         qs = qs.filter(filename__icontains=filename)
+    if status in STATUS_FILTERS:
+        qs = qs.filter(status__in=STATUS_FILTERS[status])
     return qs
 
 
+LIST_FIELDS = (
+    "id",
+    "filename",
+    "mode",
+    "status",
+    "output_key",
+    "size",
+    "updated_at",
+    "error",
+    "page_count",
+    "pages_done",
+)
+
+
+def _status_counts(qs: QuerySet[Job], *, key: str) -> dict[str, int]:
+    """Jobs per status in one GROUP BY over (owner, status). For a large account (DEEPREAD_JOB_COUNTS_CACHE_MIN
+    jobs and more) the answer is kept for DEEPREAD_JOB_COUNTS_CACHE_S seconds: counting 100,000 rows on every
+    poll of the job list costs more than the list itself, and counts a second old still cover every match."""
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    by_status = dict(qs.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    if sum(by_status.values()) >= settings.DEEPREAD_JOB_COUNTS_CACHE_MIN:
+        cache.set(key, by_status, timeout=settings.DEEPREAD_JOB_COUNTS_CACHE_S)
+    return by_status
+
+
 def job_list(
-    *, user: User, mode: str | None = None, filename: str | None = None, limit: int = 100, offset: int = 0
+    *,
+    user: User,
+    mode: str | None = None,
+    filename: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    as_rows: bool = False,
 ) -> JobPage:
-    """Newest first, one page of rows, and counts over every match (two queries)."""
-    qs = job_queryset(user=user, mode=mode, filename=filename)
-    counts = qs.aggregate(
-        total=Count("pk"),
-        completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
-        pending=Count("pk", filter=Q(status__in=[JobStatus.AWAITING_UPLOAD, JobStatus.QUEUED])),
-    )
-    jobs = list(qs.order_by("-created_at", "-pk")[offset : offset + limit])
+    """Newest first, one page of jobs (or of plain rows of LIST_FIELDS), and counts over every match."""
+    qs = job_queryset(user=user, mode=mode, filename=filename, status=status)
+    by_status = _status_counts(qs, key=f"job-counts:{user.pk}:{mode}:{filename}:{status}")
+    counts = {
+        "total": sum(by_status.values()),
+        "completed": by_status.get(JobStatus.COMPLETED, 0),
+        "pending": by_status.get(JobStatus.AWAITING_UPLOAD, 0) + by_status.get(JobStatus.QUEUED, 0),
+    }
+    rows = qs.order_by("-created_at", "-pk")[offset : offset + limit]
+    # The API lists plain rows: reading only the listed columns skips building model instances for a page of 100.
+    jobs = list(rows.values(*LIST_FIELDS) if as_rows else rows)
     return JobPage(
         jobs=jobs,
         total_count=counts["total"],
         completed_count=counts["completed"],
         pending_count=counts["pending"],
     )
+
+
+def job_exists(*, user: User) -> bool:
+    return Job.objects.filter(owner=user).exists()
 
 
 def job_get(*, user: User, job_id: uuid.UUID | str) -> Job:
@@ -68,8 +125,29 @@ def job_get_by_output_key(*, user: User, output_key: str) -> Job:
     return job
 
 
-def job_result_document(*, job: Job) -> dict | None:
+ARTIFACT_NAME = re.compile(r"page-\d{1,5}-(?:image-\d{1,4}|annotated)\.png")
+
+
+def download_key(*, user: User, file_path: str) -> str:
+    """The storage key behind a client's `file_path`: a result (`<mode>/<stem>.json`) or one of its page artifacts
+    (`<mode>/<stem>/page-1-image-1.png`), only ever of the caller's own completed jobs."""
+    prefix, _, name = file_path.rpartition("/")
+    if prefix and ARTIFACT_NAME.fullmatch(name):
+        job = job_get_by_output_key(user=user, output_key=f"{prefix}.json")
+        key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
+        if not default_storage.exists(key):
+            raise NotFound(f"No file {file_path!r} for this API key.")
+        return key
+    return job_get_by_output_key(user=user, output_key=file_path).result_key
+
+
+def job_result_bytes(*, job: Job) -> bytes | None:
     if job.status != JobStatus.COMPLETED or not job.result_key:
         return None
     with default_storage.open(job.result_key) as fh:
-        return json.load(fh)
+        return fh.read()
+
+
+def job_result_document(*, job: Job) -> dict | None:
+    raw = job_result_bytes(job=job)
+    return None if raw is None else json.loads(raw)

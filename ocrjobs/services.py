@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 import os
-import time
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -23,18 +23,37 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund
-from deepread.errors import Conflict, InvalidInput, NotFound
+from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
+from inference.annotate import annotate_png
 from inference.base import EngineError, ModeSpec, Usage
-from inference.documents import ALLOWED_CONTENT_TYPES, InputError, inspect_document, iter_page_images
+from inference.deepseek_output import image_placeholder
+from inference.documents import (
+    ALLOWED_CONTENT_TYPES,
+    DocumentInfo,
+    InputError,
+    PageImage,
+    inspect_document,
+    iter_pages,
+    page_image,
+)
+from inference.images import FIGURE_LABELS, crop_figures
 from inference.registry import engine_supports, get_engine
 from modes.selectors import mode_get
-from ocrjobs.filenames import file_stem, result_storage_key, safe_filename, upload_key_prefix
+from ocrjobs.filenames import (
+    artifact_file_path,
+    artifact_storage_key,
+    file_stem,
+    result_storage_key,
+    safe_filename,
+    upload_key_prefix,
+)
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
 
 FILENAME_PLACEHOLDER = "${filename}"
+MISSING_UPLOAD = "The uploaded file is missing from storage; upload it again."
 INTERNAL_ERROR = "Internal error while processing this file. It was logged; try the job again later."
 
 
@@ -97,8 +116,7 @@ def job_create(
             upload_key=key,
             usage_month=month_start(now),
         )
-        job.full_clean()
-        job.save(force_insert=True)
+        job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
     ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
     urls = presign_upload(
         job_id=str(job.id),
@@ -125,6 +143,8 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
             data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
         )
     except InputError as exc:
+        if exc.kind == "too_large":
+            raise TooLarge(exc.message, param="file") from exc
         raise InvalidInput(exc.message, param="file") from exc
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -148,8 +168,65 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
             updated_at=now,
         )
         job_enqueue_on_commit(job_id=job.pk)
-    job.refresh_from_db()
+    job.status, job.filename, job.upload_key, job.size = JobStatus.QUEUED, name, stored, len(data)
+    job.content_type, job.page_count, job.uploaded_at = info.mime_type, info.page_count, now
     return job
+
+
+def job_upload_found(*, job_id: uuid.UUID | str, key: str) -> Job | None:
+    """An upload that went straight to the bucket (S3 pre-signed PUT or POST): check it in storage and queue the
+    job, once. A file that fails the checks is deleted and the job fails with the reason (and is refunded)."""
+    job = Job.objects.filter(pk=job_id, status=JobStatus.AWAITING_UPLOAD).first()
+    prefix = upload_key_prefix(account_id=job.owner_id, job_id=str(job.id)) if job else ""
+    if job is None or not key.startswith(prefix) or "/" in key[len(prefix) :]:
+        return None
+    with default_storage.open(key) as fh:
+        data = fh.read(settings.DEEPREAD_MAX_UPLOAD_BYTES + 1)
+    try:
+        if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+            raise InputError("The file is larger than the upload limit.", "too_large")
+        info = inspect_document(
+            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
+        )
+    except InputError as exc:
+        default_storage.delete(key)
+        return job_fail(job_id=job.pk, message=exc.message)
+    now = timezone.now()
+    name = safe_filename(key[len(prefix) :], fallback=f"upload.{info.extension}")
+    with transaction.atomic():
+        claimed = Job.objects.filter(pk=job.pk, status=JobStatus.AWAITING_UPLOAD).update(
+            status=JobStatus.QUEUED,
+            filename=job.filename or name,
+            upload_key=key,
+            size=len(data),
+            content_type=info.mime_type,
+            page_count=info.page_count,
+            uploaded_at=now,
+            updated_at=now,
+        )
+        if claimed:
+            job_enqueue_on_commit(job_id=job.pk)
+    return Job.objects.get(pk=job.pk) if claimed else None
+
+
+def jobs_discover_uploads(*, now: dt.datetime | None = None, limit: int = 200) -> list[str]:
+    """The sweep for stores that do not call us back (S3): jobs awaiting an upload whose signed URLs are still
+    valid are looked up in storage, and those whose file arrived are queued. Cheap to run every few seconds."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 60)
+    found = []
+    for job_id, owner_id in Job.objects.filter(status=JobStatus.AWAITING_UPLOAD, created_at__gte=since).values_list(
+        "pk", "owner_id"
+    )[:limit]:
+        prefix = upload_key_prefix(account_id=owner_id, job_id=str(job_id))
+        try:
+            _, files = default_storage.listdir(prefix)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in files[:1]:
+            if job_upload_found(job_id=job_id, key=prefix + name):
+                found.append(str(job_id))
+    return found
 
 
 def job_enqueue_on_commit(*, job_id: uuid.UUID | str) -> None:
@@ -183,53 +260,167 @@ def engine_options() -> dict[str, object]:
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
-    return {}
+    return {
+        "base_urls": tuple(settings.VLLM_BASE_URLS),
+        "model": settings.VLLM_MODEL,
+        "api_key": settings.VLLM_API_KEY,
+        "max_inflight": settings.DEEPREAD_VLLM_MAX_INFLIGHT,
+        "max_tokens": settings.DEEPREAD_VLLM_MAX_TOKENS,
+        "connect_timeout_s": settings.DEEPREAD_VLLM_CONNECT_TIMEOUT_S,
+        "read_timeout_s": settings.DEEPREAD_VLLM_READ_TIMEOUT_S,
+        "retries": settings.DEEPREAD_VLLM_RETRIES,
+        "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
+        "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
+        "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+    }
+
+
+def pages_fan_out() -> bool:
+    """PDF pages become tasks of their own on the gpu queue, so they reach the server together. The CPU engine
+    gains nothing from it: its pool already has one process per core."""
+    return settings.DEEPREAD_ENGINE == "vllm"
+
+
+class _JobGuard:
+    """One policy for every failure while a job runs, shared by the whole-job and the per-page tasks.
+
+    An input problem or a terminal engine error ends the job with a public message; a retryable engine error is
+    raised again for the task to retry; anything else is logged with its traceback and shown as an internal error.
+    """
+
+    def __init__(self, job_id: uuid.UUID | str, *, requeue: bool) -> None:
+        self.job_id = job_id
+        self.requeue = requeue
+        self.failed: Job | None = None
+
+    def __enter__(self) -> _JobGuard:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, InputError):
+            self.failed = job_fail(job_id=self.job_id, message=exc.message)
+        elif isinstance(exc, EngineError):
+            if exc.retryable:
+                if self.requeue:
+                    Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(status=JobStatus.QUEUED)
+                return False
+            self.failed = job_fail(job_id=self.job_id, message=exc.message)
+        elif isinstance(exc, FileNotFoundError):
+            self.failed = job_fail(job_id=self.job_id, message=MISSING_UPLOAD)
+        elif isinstance(exc, Exception):
+            logger.error("Job %s failed", self.job_id, exc_info=(exc_type, exc, tb))
+            self.failed = job_fail(job_id=self.job_id, message=INTERNAL_ERROR)
+        else:
+            return False
+        return True
+
+
+def _read_upload(job: Job) -> tuple[bytes, DocumentInfo]:
+    with default_storage.open(job.upload_key) as fh:
+        data = fh.read()
+    info = inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES)
+    return data, info
 
 
 def job_run(*, job_id: uuid.UUID | str) -> Job | None:
-    """Process a claimed-or-claimable job page by page. Returns None when another worker holds it or it is done.
+    """Process a claimed-or-claimable job. Returns None when another worker holds it.
 
-    Holds no transaction across inference. Pages already stored are not recognised again. Raises EngineError with
-    `retryable` set for the task to retry; every other failure ends the job with a public message.
+    Holds no transaction across inference, and pages already stored are not recognised again. With the vLLM
+    engine a multi-page document fans out: each remaining page becomes a `job_page_process` task, and whichever
+    stores the last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
     """
     if not job_claim(job_id=job_id):
         return None
     job = Job.objects.select_related("owner").get(pk=job_id)
-    started = time.monotonic()
-    try:
-        data = default_storage.open(job.upload_key).read()
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
-        )
-        spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
-        engine = _engine()
+    with _JobGuard(job.pk, requeue=True) as guard:
+        data, info = _read_upload(job)
+        _ensure_output_key(job=job)
         done = frozenset(JobPage.objects.filter(job=job).values_list("page", flat=True))
         Job.objects.filter(pk=job.pk).update(page_count=info.page_count, pages_done=len(done))
-        for number, image in iter_page_images(
+        job.page_count = info.page_count
+        todo = [n for n in range(1, info.page_count + 1) if n not in done]
+        if not todo:
+            return job_complete(job=job)
+        if pages_fan_out() and len(todo) > 1:
+            from ocrjobs.tasks import job_page_process
+
+            for number in todo:
+                job_page_process.delay(str(job.pk), number)
+            return job
+        engine = _engine()
+        for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
         ):
-            if image is None:
-                continue
-            page = engine.recognize(image, spec)
-            JobPage.objects.update_or_create(job=job, page=number, defaults={"result": page.as_dict(number)})
-            Job.objects.filter(pk=job.pk).update(
-                pages_done=F("pages_done") + 1,
-                lease_until=timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
-                updated_at=timezone.now(),
-            )
-        return job_complete(job=job, model=engine.model_name, elapsed_ms=int((time.monotonic() - started) * 1000))
-    except InputError as exc:
-        return job_fail(job_id=job.pk, message=exc.message)
-    except EngineError as exc:
-        if exc.retryable:
-            Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(status=JobStatus.QUEUED)
-            raise
-        return job_fail(job_id=job.pk, message=exc.message)
-    except FileNotFoundError:
-        return job_fail(job_id=job.pk, message="The uploaded file is missing from storage; upload it again.")
-    except Exception:
-        logger.exception("Job %s failed", job.pk)
-        return job_fail(job_id=job.pk, message=INTERNAL_ERROR)
+            if _page_recognize_store(job=job, page=page, engine=engine):
+                return job_complete(job=job)
+        return job
+    return guard.failed
+
+
+def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
+    """One fanned-out page. Idempotent: a page already stored, or a job no longer processing, is left alone."""
+    job = Job.objects.select_related("owner").filter(pk=job_id, status=JobStatus.PROCESSING).first()
+    if job is None or JobPage.objects.filter(job=job, page=page).exists():
+        return None
+    with _JobGuard(job.pk, requeue=False) as guard:
+        data, info = _read_upload(job)
+        image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
+        if _page_recognize_store(job=job, page=image, engine=_engine()):
+            return job_complete(job=job)
+        return job
+    return guard.failed
+
+
+def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
+    spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+    result = engine.recognize(page.image, spec, source=page.source)
+    document = result.as_dict(page.number)
+    document["model"] = engine.model_name
+    _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+    return job_page_store(job_id=job.pk, number=page.number, result=document)
+
+
+def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
+    """Cut the figure blocks out of the page and store them beside the result; the Markdown links to them."""
+    crops = crop_figures(page.image, blocks)
+    if not crops:
+        return
+    figures = [b for b in document["blocks"] if b["type"] in FIGURE_LABELS]
+    for n, (block, png) in enumerate(zip(figures, crops, strict=True), start=1):
+        if not png:
+            continue
+        name = f"page-{page.number}-image-{n}.png"
+        key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        default_storage.save(key, ContentFile(png))
+        block["image"] = artifact_file_path(output_key=job.output_key, name=name)
+        document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
+
+
+def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> bool:
+    """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
+
+    The job row is locked while the page is added and counted, so two pages finishing together cannot both
+    believe they were last, nor both miss it.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
+        if job.status != JobStatus.PROCESSING:
+            return False
+        _, created = JobPage.objects.get_or_create(job_id=job.pk, page=number, defaults={"result": result})
+        if not created:
+            return False
+        done = JobPage.objects.filter(job_id=job.pk).count()
+        Job.objects.filter(pk=job.pk).update(
+            pages_done=done,
+            lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
+            updated_at=now,
+        )
+    return done >= (job.page_count or 0)
 
 
 def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) -> dict:
@@ -250,7 +441,22 @@ def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) ->
     }
     if job.output_kind == "table":
         document["tables"] = [t | {"page": p["page"]} for p in pages for t in p.get("tables", [])]
+    if job.output_kind == "formula":
+        document["formulas"] = [f | {"page": p["page"]} for p in pages for f in p.get("formulas", [])]
+    if job.output_kind == "chart":
+        document["charts"] = [p["chart"] | {"page": p["page"]} for p in pages if p.get("chart")]
+    failed = [p["page"] for p in pages if p.get("error")]
+    if failed:
+        document["failed_pages"] = failed
+        document["warnings"] = [f"Page {p['page']}: {p['error']}" for p in pages if p.get("error")]
     return document
+
+
+def _ensure_output_key(*, job: Job) -> str:
+    """The result's key, reserved when the job first runs so page artifacts can be stored beside it."""
+    if not job.output_key:
+        job.output_key = _allocate_output_key(job=job)
+    return job.output_key
 
 
 def _allocate_output_key(*, job: Job) -> str:
@@ -274,15 +480,24 @@ def _allocate_output_key(*, job: Job) -> str:
             taken.add(candidate)
 
 
-def job_complete(*, job: Job, model: str, elapsed_ms: int) -> Job:
+def job_complete(*, job: Job) -> Job:
+    """Write the result document from the stored pages and mark the job completed (only a processing job)."""
     pages = [p.result for p in JobPage.objects.filter(job=job).order_by("page")]
-    output_key = job.output_key or _allocate_output_key(job=job)
+    if pages and all(p.get("error") for p in pages):
+        return job_fail(job_id=job.pk, message=pages[0]["error"])
+    output_key = _ensure_output_key(job=job)
     result_key = result_storage_key(account_id=job.owner_id, output_key=output_key)
+    model = next((p["model"] for p in pages if p.get("model")), "")
+    now = timezone.now()
+    elapsed_ms = int(((now - job.started_at).total_seconds() if job.started_at else 0) * 1000)
     document = build_result(job=job, pages=pages, model=model, elapsed_ms=elapsed_ms)
+    for page in document["pages"]:
+        page.pop("model", None)
+        # Drawn on first request (job_artifact_prepare) and stored beside the result from then on.
+        page["annotated_image"] = artifact_file_path(output_key=output_key, name=f"page-{page['page']}-annotated.png")
     if default_storage.exists(result_key):
         default_storage.delete(result_key)
     default_storage.save(result_key, ContentFile(json.dumps(document, ensure_ascii=False).encode()))
-    now = timezone.now()
     Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
         status=JobStatus.COMPLETED,
         output_key=output_key,
@@ -298,17 +513,34 @@ def job_complete(*, job: Job, model: str, elapsed_ms: int) -> Job:
 
 
 def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
-    """End a job with a public message and give back the request it spent (once)."""
+    """End a job with a public message, give back the request it spent (once), and leave nothing partial behind:
+    the page artifacts stored so far are deleted and the reserved result name is released."""
     now = timezone.now()
     with transaction.atomic():
+        reserved = (
+            Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).values_list("owner_id", "output_key")
+        )
+        reserved = reserved.first()
         Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).update(
-            status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now
+            status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now, output_key=None
         )
         job = Job.objects.get(pk=job_id)
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):
             quota_refund(user_id=job.owner_id, month=job.usage_month)
+    if reserved and reserved[1]:
+        _delete_artifacts(account_id=reserved[0], output_key=reserved[1])
     job.refresh_from_db()
     return job
+
+
+def _delete_artifacts(*, account_id: int, output_key: str) -> None:
+    folder = artifact_storage_key(account_id=account_id, output_key=output_key, name="")
+    try:
+        _, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in files:
+        default_storage.delete(folder + name)
 
 
 def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int = 3) -> list[str]:
@@ -328,3 +560,52 @@ def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int = 3)
             job_enqueue_on_commit(job_id=job_id)
         requeued.append(str(job_id))
     return requeued
+
+
+def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
+    """Jobs that never received an acceptable file before their upload URLs expired are cancelled and their
+    request given back: a refused or abandoned upload costs nothing in the end."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 60)
+    cancelled = []
+    for job_id, owner_id, month in Job.objects.filter(
+        status=JobStatus.AWAITING_UPLOAD, created_at__lt=cutoff
+    ).values_list("pk", "owner_id", "usage_month")[:500]:
+        with transaction.atomic():
+            done = Job.objects.filter(pk=job_id, status=JobStatus.AWAITING_UPLOAD).update(
+                status=JobStatus.CANCELLED,
+                error="No acceptable file arrived before the upload URL expired; the request was given back.",
+                refunded=True,
+                finished_at=now,
+                updated_at=now,
+            )
+            if done:
+                quota_refund(user_id=owner_id, month=month)
+                cancelled.append(str(job_id))
+    return cancelled
+
+
+_ANNOTATED = re.compile(r"page-(\d{1,5})-annotated\.png")
+
+
+def job_artifact_prepare(*, user: User, file_path: str) -> None:
+    """Make sure a requested page artifact exists. The annotated image of a page is drawn from the upload and the
+    page's stored blocks the first time it is asked for, then stored beside the result; a figure crop is stored
+    while the job runs. Unknown names are left for the selector to refuse."""
+    prefix, _, name = file_path.rpartition("/")
+    match = _ANNOTATED.fullmatch(name)
+    if not prefix or not match:
+        return
+    job = Job.objects.filter(owner=user, output_key=f"{prefix}.json", status=JobStatus.COMPLETED).first()
+    if job is None:
+        return
+    key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
+    if default_storage.exists(key):
+        return
+    number = int(match.group(1))
+    stored = JobPage.objects.filter(job=job, page=number).values_list("result", flat=True).first()
+    if stored is None:
+        return
+    data, info = _read_upload(job)
+    page = page_image(data, info, number, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
+    default_storage.save(key, ContentFile(annotate_png(page.image, stored["blocks"])))

@@ -44,7 +44,13 @@ def presign_upload(
         post = client.generate_presigned_post(
             bucket,
             key,
-            Conditions=[["starts-with", "$key", key_prefix], ["content-length-range", 1, max_bytes]],
+            # The key must stay under the job's prefix and the size within the limit; the form may carry a
+            # Content-Type (clients send one), which S3 only accepts when a condition names it.
+            Conditions=[
+                ["starts-with", "$key", key_prefix],
+                ["content-length-range", 1, max_bytes],
+                ["starts-with", "$Content-Type", ""],
+            ],
             ExpiresIn=ttl,
         )
         return UploadUrls(put_url=put_url, post_url=post["url"], post_fields=post["fields"])

@@ -6,7 +6,7 @@ import logging
 import random
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
 from inference.base import EngineError
@@ -18,11 +18,31 @@ MAX_RETRIES = 5
 
 @worker_process_init.connect
 def _warm_engine(**_: object) -> None:
-    """Load the engine once per worker process, before the first job, not once per job."""
+    """Load the CPU engine once per worker process, before the first job, not once per job."""
+    if settings.DEEPREAD_ENGINE != "rapidocr":
+        return
     try:
         services._engine()
     except Exception:
         logger.exception("Could not load the %s engine at start-up", settings.DEEPREAD_ENGINE)
+
+
+@worker_init.connect
+def _wait_for_vllm(**_: object) -> None:
+    """A gpu worker takes no job before the DeepSeek-OCR server lists its model: a server that is still loading
+    its weights is reported as cold-starting in the log, not as failed jobs."""
+    if settings.DEEPREAD_ENGINE != "vllm":
+        return
+    engine = services._engine()
+    if not engine.wait_until_ready(timeout_s=settings.DEEPREAD_VLLM_WAIT_S):
+        logger.error(
+            "Starting without a ready DeepSeek-OCR server after %.0f s; pages will be retried until it answers.",
+            settings.DEEPREAD_VLLM_WAIT_S,
+        )
+
+
+def _retry_delay(retries: int) -> float:
+    return min(60, 2**retries) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
@@ -33,8 +53,30 @@ def job_process(self, job_id: str) -> None:
         if self.request.retries >= MAX_RETRIES:
             services.job_fail(job_id=job_id, message=f"{exc.message} Gave up after {MAX_RETRIES + 1} tries.")
             return
-        delay = min(60, 2**self.request.retries) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
-        raise self.retry(exc=exc, countdown=delay) from exc
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+def job_page_process(self, job_id: str, page: int) -> None:
+    """One page of a fanned-out document (the vLLM engine); the task that stores the last page finishes the job."""
+    try:
+        services.job_page_run(job_id=job_id, page=page)
+    except EngineError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            services.job_fail(
+                job_id=job_id, message=f"Page {page}: {exc.message} Gave up after {MAX_RETRIES + 1} tries."
+            )
+            return
+        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+
+
+@shared_task
+def uploads_sweep() -> int:
+    """Start jobs whose file went straight to the bucket (S3): run every few seconds by the scheduler."""
+    found = services.jobs_discover_uploads()
+    if found:
+        logger.info("Found %d uploads in storage", len(found))
+    return len(found)
 
 
 @shared_task
@@ -42,4 +84,7 @@ def jobs_sweep() -> int:
     requeued = services.jobs_requeue_stale()
     if requeued:
         logger.info("Sweep re-enqueued %d jobs", len(requeued))
+    cancelled = services.jobs_cancel_unused()
+    if cancelled:
+        logger.info("Sweep cancelled %d jobs whose upload never arrived", len(cancelled))
     return len(requeued)

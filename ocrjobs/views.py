@@ -6,8 +6,12 @@ with the size cap enforced while reading, so an oversized body is never held who
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import mimetypes
+import re
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -74,6 +78,10 @@ def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
         )
     except signing.SignatureError as exc:
         return _error(exc.message, 403)
+    if request.META.get("CONTENT_LENGTH") in (None, "", "0") and "chunked" not in request.headers.get(
+        "Transfer-Encoding", ""
+    ):
+        return _error("The file is empty.", 400)
     sent_type = (request.content_type or "").lower()
     if content_type and sent_type != content_type:
         return _error(
@@ -162,3 +170,31 @@ def download(request: HttpRequest) -> FileResponse | JsonResponse:
         name = f"{safe_filename(job.filename).rsplit('.', 1)[0]}.json"
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FileResponse(default_storage.open(key), content_type=content_type, as_attachment=False, filename=name)
+
+
+_UPLOAD_KEY = re.compile(r"^uploads/\d+/([0-9a-f-]{36})/[^/]+$")
+
+
+@csrf_exempt
+@require_POST
+def s3_events(request: HttpRequest) -> JsonResponse:
+    """The bucket-notification hook: S3 (or RGW) posts `ObjectCreated` events here, and the uploads they name start
+    at once instead of at the next sweep. Off unless DEEPREAD_S3_HOOK_SECRET is set; the secret comes in
+    `X-DeepRead-Hook-Secret`. Keys are checked against their jobs, so a forged event can only start a job whose file
+    really is in storage."""
+    secret = settings.DEEPREAD_S3_HOOK_SECRET
+    if not secret:
+        return _error("Not found.", 404)
+    if not hmac.compare_digest(request.headers.get("X-DeepRead-Hook-Secret", "").encode(), secret.encode()):
+        return _error("Wrong or missing hook secret.", 403)
+    try:
+        records = json.loads(request.body or b"{}").get("Records", [])
+    except (ValueError, AttributeError):
+        return _error("The body is not an S3 event notification.", 400)
+    queued = 0
+    for record in records if isinstance(records, list) else []:
+        key = unquote_plus(str(((record or {}).get("s3") or {}).get("object", {}).get("key", "")))
+        match = _UPLOAD_KEY.match(key)
+        if match and default_storage.exists(key) and services.job_upload_found(job_id=match.group(1), key=key):
+            queued += 1
+    return JsonResponse({"queued": queued})

@@ -11,6 +11,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from deepread import processes
+
 PY = sys.executable
 BIN = os.path.dirname(PY)
 
@@ -18,39 +22,13 @@ BIN = os.path.dirname(PY)
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")
-    concurrency = os.environ.get("DEEPREAD_WORKER_CONCURRENCY", str(os.cpu_count() or 1))
+    engine = os.environ.get("DEEPREAD_ENGINE", "rapidocr")
     commands = {
-        "web": [
-            f"{BIN}/gunicorn",
-            "deepread.wsgi",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            os.environ.get("WEB_CONCURRENCY", "2"),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-        ],
-        "worker": [
-            f"{BIN}/celery",
-            "-A",
-            "deepread",
-            "worker",
-            "-Q",
-            "cpu",
-            "--pool",
-            "prefork",
-            "-c",
-            concurrency,
-            "-l",
-            "INFO",
-            "-n",
-            f"cpu@{os.uname().nodename}",
-        ],
-        "scheduler": [f"{BIN}/celery", "-A", "deepread", "beat", "-l", "INFO"],
+        "web": processes.web(BIN, bind=f"{host}:{port}", workers=int(os.environ.get("WEB_CONCURRENCY", "2"))),
+        f"worker ({'gpu' if engine == 'vllm' else 'cpu'})": processes.worker(
+            BIN, engine=engine, concurrency=processes.worker_concurrency(engine)
+        ),
+        "scheduler": processes.scheduler(BIN),
     }
     procs = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
     stopping = False

@@ -6,7 +6,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from inference.documents import InputError, detect_kind, inspect_document, iter_page_images
+from inference.documents import InputError, detect_kind, inspect_document, iter_pages, page_image
 from tests.samples import encode, pdf_bytes, png_bytes, render_lines
 
 LIMITS = {"max_pixels": 40_000_000, "max_pages": 10}
@@ -77,10 +77,10 @@ def test_pdf_pages_render_in_order_at_the_requested_dpi_and_skip_done_pages():
     data = pdf_bytes([["page one"], ["page two"], ["page three"]])
     info = inspect_document(data, **LIMITS)
     assert info.page_count == 3
-    pages = list(iter_page_images(data, info, dpi=72, max_pixels=10_000_000, skip=frozenset({2})))
-    assert [n for n, _ in pages] == [1, 2, 3]
-    assert pages[1][1] is None
-    first = pages[0][1]
+    pages = list(iter_pages(data, info, dpi=72, max_pixels=10_000_000, skip=frozenset({2})))
+    assert [p.number for p in pages] == [1, 3]
+    first = pages[0].image
+    assert page_image(data, info, 3, dpi=72, max_pixels=10_000_000).image.size == pages[1].image.size
     # Saved at 144 DPI, so one page is (width/2) points; rendered at 72 DPI it is half the pixel width.
     assert first.size[0] == pytest.approx(render_lines(["x"]).size[0] / 2, abs=2)
 
@@ -88,5 +88,29 @@ def test_pdf_pages_render_in_order_at_the_requested_dpi_and_skip_done_pages():
 def test_rendering_is_scaled_down_to_the_pixel_cap():
     data = pdf_bytes([["a page"]])
     info = inspect_document(data, **LIMITS)
-    (_, image), *_ = list(iter_page_images(data, info, dpi=600, max_pixels=1_000_000))
+    image = next(iter_pages(data, info, dpi=600, max_pixels=1_000_000)).image
     assert image.size[0] * image.size[1] <= 1_000_000
+
+
+def test_plain_png_and_jpeg_uploads_pass_through_unchanged_and_others_are_decoded():
+    image = render_lines(["pass me through"])
+    for fmt in ("PNG", "JPEG"):
+        buf = io.BytesIO()
+        image.save(buf, format=fmt)
+        data = buf.getvalue()
+        page = next(iter_pages(data, inspect_document(data, **LIMITS), dpi=144, max_pixels=10_000_000))
+        assert page.source is not None
+        assert page.source.data == data
+        assert page.image.size == image.size
+    buf = io.BytesIO()
+    image.convert("RGBA").save(buf, format="PNG")  # alpha: the model gets a fresh RGB encoding instead
+    data = buf.getvalue()
+    page = next(iter_pages(data, inspect_document(data, **LIMITS), dpi=144, max_pixels=10_000_000))
+    assert page.source is None
+    assert page.image.mode == "RGB"
+
+
+def test_page_image_refuses_a_page_past_the_end():
+    data = pdf_bytes([["only page"]])
+    with pytest.raises(InputError, match="no page 2"):
+        page_image(data, inspect_document(data, **LIMITS), 2, dpi=72, max_pixels=10_000_000)

@@ -1,0 +1,314 @@
+"""DeepSeek-OCR served by vLLM, through its OpenAI-compatible Chat Completions API.
+
+One page per request, built exactly as DESIGN.md asks: the image as a data URL first, then the prompt, no system
+message, `temperature` 0, `skip_special_tokens` false, and the n-gram guard's arguments in `vllm_xargs`.
+
+One engine object serves a whole worker process and all its threads: it keeps one pooled HTTP client, a bound on
+the requests in flight (`max_inflight`), and the replicas with their in-flight counts. A replica is chosen least
+in-flight first; one that fails to connect or answers 5xx is skipped for `cooldown_s`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from inference import deepseek_output
+from inference.base import (
+    EngineError,
+    EngineUnavailable,
+    ModeSpec,
+    OutputKind,
+    PageResult,
+    Usage,
+)
+from inference.images import EncodedImage, encode_for_model
+
+logger = logging.getLogger(__name__)
+
+CONTEXT_TOKENS = 8192
+DEFAULT_MAX_TOKENS = 7000  # the prompt (an image is at most ~920 tokens) plus this stays inside 8192
+FALLBACK_PROMPT = "Free OCR."
+NGRAM_XARGS = {"ngram_size": 30, "window_size": 90, "whitelist_token_ids": [128821, 128822]}  # <td>, </td>
+
+
+class TerminalRequestError(EngineError):
+    """The server refused the request itself (a 4xx other than 429): sending it again cannot help."""
+
+
+@dataclass
+class Replica:
+    base_url: str
+    inflight: int = 0
+    down_until: float = 0.0
+    failures: int = 0
+
+
+@dataclass
+class ReplicaPool:
+    """Least in-flight first among the healthy replicas; a failed one sits out `cooldown_s`."""
+
+    replicas: list[Replica]
+    cooldown_s: float = 10.0
+    clock: Callable[[], float] = time.monotonic
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, urls: Sequence[str], cooldown_s: float = 10.0) -> ReplicaPool:
+        if not urls:
+            raise ValueError("At least one vLLM base URL is needed.")
+        return cls([Replica(u.rstrip("/")) for u in urls], cooldown_s=cooldown_s)
+
+    def acquire(self) -> Replica:
+        with self._lock:
+            now = self.clock()
+            healthy = [r for r in self.replicas if r.down_until <= now]
+            if healthy:
+                replica = min(healthy, key=lambda r: r.inflight)
+            else:  # all are cooling down: try the one that comes back first rather than fail outright
+                replica = min(self.replicas, key=lambda r: r.down_until)
+            replica.inflight += 1
+            return replica
+
+    def release(self, replica: Replica, *, ok: bool) -> None:
+        with self._lock:
+            replica.inflight -= 1
+            if ok:
+                replica.failures = 0
+                replica.down_until = 0.0
+            else:
+                replica.failures += 1
+                replica.down_until = self.clock() + self.cooldown_s
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    finish_reason: str
+    usage: Usage
+
+
+def request_body(*, model: str, prompt: str, image: EncodedImage, max_tokens: int) -> dict[str, Any]:
+    """The exact Chat Completions body for one page (DESIGN.md, "Request")."""
+    data_url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+    return {
+        "model": model,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": data_url}},
+                    {"type": "text", "text": prompt},
+                ],
+            }
+        ],
+        "temperature": 0,
+        "max_tokens": max_tokens,
+        "skip_special_tokens": False,
+        "vllm_xargs": {**NGRAM_XARGS, "whitelist_token_ids": list(NGRAM_XARGS["whitelist_token_ids"])},
+    }
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])[:300]
+        if body.get("message"):
+            return str(body["message"])[:300]
+    return str(body)[:300]
+
+
+class VllmEngine:
+    """The DeepSeek-OCR engine. Thread-safe: a worker's threads share it."""
+
+    def __init__(
+        self,
+        *,
+        base_urls: Sequence[str],
+        model: str = "deepseek-ai/DeepSeek-OCR",
+        max_inflight: int = 64,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 300.0,
+        retries: int = 4,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 20.0,
+        cooldown_s: float = 10.0,
+        page_format: str = "jpeg",
+        api_key: str = "",
+    ) -> None:
+        self.model_name = model
+        self.pool = ReplicaPool.of(base_urls, cooldown_s=cooldown_s)
+        self.max_tokens = max_tokens
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.page_format = page_format
+        self.max_inflight = max_inflight
+        self._slots = threading.BoundedSemaphore(max_inflight)
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=read_timeout_s),
+            limits=httpx.Limits(max_connections=max_inflight + 8, max_keepalive_connections=max_inflight + 8),
+            headers=headers,
+        )
+
+    # --- the interface ------------------------------------------------------------------------------------------
+    def supports(self, mode: ModeSpec) -> bool:
+        return True
+
+    def recognize(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None = None) -> PageResult:
+        """One page. A repetition loop (`finish_reason == "length"`) is retried once with `Free OCR.`; a second
+        loop fails only this page, which the result says in `error`."""
+        width, height = image.size
+        payload = encode_for_model(image, source=source, page_format=self.page_format)
+        first = self.complete(prompt=mode.prompt, image=payload)
+        if first.finish_reason != "length":
+            return self._page(first, image, mode, width, height)
+        logger.warning(
+            "Page hit max_tokens with %r (a repetition loop); retrying with %r", mode.prompt, FALLBACK_PROMPT
+        )
+        second = self.complete(prompt=FALLBACK_PROMPT, image=payload)
+        usage = Usage(
+            first.usage.prompt_tokens + second.usage.prompt_tokens,
+            first.usage.completion_tokens + second.usage.completion_tokens,
+        )
+        if second.finish_reason == "length":
+            return PageResult(
+                text="",
+                blocks=[],
+                width=width,
+                height=height,
+                usage=usage,
+                finish_reason="length",
+                error="The model fell into a repetition loop on this page twice (also with the plain "
+                "'Free OCR.' prompt); no text was kept for it.",
+            )
+        fallback_mode = ModeSpec(mode.name, mode.display_name, mode.description, FALLBACK_PROMPT, mode.output_kind)
+        page = self._page(second, image, fallback_mode, width, height)
+        page.usage = usage
+        page.extra["retried_with_prompt"] = FALLBACK_PROMPT
+        return page
+
+    # --- HTTP ---------------------------------------------------------------------------------------------------
+    def complete(self, *, prompt: str, image: EncodedImage) -> Completion:
+        body = request_body(model=self.model_name, prompt=prompt, image=image, max_tokens=self.max_tokens)
+        with self._slots:
+            return self._post_with_retries(body)
+
+    def _post_with_retries(self, body: dict[str, Any]) -> Completion:
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+            replica = self.pool.acquire()
+            ok = False
+            try:
+                response = self._client.post(f"{replica.base_url}/chat/completions", json=body)
+            except httpx.TransportError as exc:
+                last = f"{replica.base_url}: {type(exc).__name__}"
+                logger.warning("vLLM request failed (%s), attempt %d", last, attempt + 1)
+                continue
+            else:
+                if response.status_code == 200:
+                    ok = True
+                    return self._completion(response)
+                message = _server_message(response)
+                if response.status_code == 429 or response.status_code >= 500:
+                    ok = response.status_code == 429  # busy is healthy; a 5xx replica sits out a while
+                    last = f"{replica.base_url}: HTTP {response.status_code} {message}"
+                    logger.warning("vLLM answered %s, attempt %d", last, attempt + 1)
+                    continue
+                ok = True
+                raise TerminalRequestError(f"The DeepSeek-OCR server refused the page: {message}")
+            finally:
+                self.pool.release(replica, ok=ok)
+        raise EngineUnavailable(f"The DeepSeek-OCR server did not answer after {self.retries + 1} tries ({last}).")
+
+    def _completion(self, response: httpx.Response) -> Completion:
+        try:
+            body = response.json()
+            choice = body["choices"][0]
+            content = choice["message"]["content"] or ""
+            usage = body.get("usage") or {}
+            return Completion(
+                content=content,
+                finish_reason=choice.get("finish_reason") or "stop",
+                usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            )
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise EngineError("The DeepSeek-OCR server sent an answer that is not a chat completion.") from exc
+
+    # --- parsing ------------------------------------------------------------------------------------------------
+    def _page(self, completion: Completion, image: Image.Image, mode: ModeSpec, width: int, height: int) -> PageResult:
+        refs_are_text = "OCR this image" in mode.prompt
+        parsed = deepseek_output.parse(completion.content, width, height, refs_are_text=refs_are_text)
+        extra: dict[str, Any] = {}
+        kind = mode.output_kind
+        if kind == OutputKind.TABLE:
+            extra["tables"] = deepseek_output.tables(parsed.blocks)
+        elif kind == OutputKind.FORMULA:
+            extra["formulas"] = deepseek_output.formulas(parsed.text)
+        elif kind == OutputKind.CHART:
+            extra["chart"] = deepseek_output.chart(parsed.text)
+        return PageResult(
+            text=parsed.text,
+            blocks=parsed.blocks,
+            width=width,
+            height=height,
+            usage=completion.usage,
+            finish_reason=completion.finish_reason,
+            extra=extra,
+        )
+
+    # --- health -------------------------------------------------------------------------------------------------
+    def served_models(self, base_url: str) -> list[str]:
+        response = self._client.get(f"{base_url}/models", timeout=5.0)
+        response.raise_for_status()
+        return [m.get("id", "") for m in response.json().get("data", [])]
+
+    def wait_until_ready(self, *, timeout_s: float, poll_s: float = 2.0, log_every_s: float = 15.0) -> bool:
+        """Wait for a replica to list the model on `/v1/models`. A server still loading weights refuses connections
+        or answers 503; that is reported as cold-starting, once every `log_every_s`."""
+        deadline = time.monotonic() + timeout_s
+        next_log = 0.0
+        while True:
+            problems = []
+            for replica in self.pool.replicas:
+                try:
+                    models = self.served_models(replica.base_url)
+                except (httpx.HTTPError, ValueError) as exc:
+                    problems.append(f"{replica.base_url} ({type(exc).__name__})")
+                    continue
+                if self.model_name in models:
+                    logger.info("vLLM at %s serves %s; ready", replica.base_url, self.model_name)
+                    return True
+                problems.append(f"{replica.base_url} serves {models}, not {self.model_name!r}")
+            now = time.monotonic()
+            if now >= deadline:
+                logger.error("The DeepSeek-OCR server is still not ready: %s", "; ".join(problems))
+                return False
+            if now >= next_log:
+                logger.warning(
+                    "Waiting for the DeepSeek-OCR server: it is cold-starting or unreachable: %s", "; ".join(problems)
+                )
+                next_log = now + log_every_s
+            time.sleep(poll_s)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,139 @@
+"""Dashboard pages for custom modes: list, create, edit, delete, and a preview run on a sample image."""
+
+from __future__ import annotations
+
+import base64
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from deepread.errors import ApplicationError
+from modes.builtin import BUILTIN_MODES
+from modes.forms import CustomModeForm, PreviewForm
+from modes.models import CustomMode
+from modes.selectors import mode_list
+from modes.services import custom_mode_create, custom_mode_delete, custom_mode_update
+from ocrjobs import sync
+
+PREVIEWS_PER_MINUTE = 20
+
+
+def _own(request: HttpRequest, mode_id: int) -> CustomMode:
+    mode = CustomMode.objects.filter(owner=request.user, pk=mode_id).first()
+    if mode is None:
+        raise Http404("No such custom mode.")
+    return mode
+
+
+def _editor(request: HttpRequest, form: CustomModeForm, mode: CustomMode | None, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "modes/form.html",
+        {
+            "form": form,
+            "mode": mode,
+            "templates": list(BUILTIN_MODES.values()),
+            "preview_form": PreviewForm(),
+            "engine": settings.DEEPREAD_ENGINE,
+        },
+        status=status,
+    )
+
+
+@login_required
+def modes(request: HttpRequest) -> HttpResponse:
+    listing = mode_list(user=request.user)
+    ids = dict(CustomMode.objects.filter(owner=request.user).values_list("name", "pk"))
+    rows = [
+        {"spec": m.spec, "builtin": m.builtin, "is_default": m.is_default, "mode_id": ids.get(m.spec.name)}
+        for m in listing
+    ]
+    return render(request, "modes/list.html", {"modes": rows, "has_custom": bool(ids)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mode_create(request: HttpRequest) -> HttpResponse:
+    form = CustomModeForm(
+        request.POST or None,
+        initial={"prompt": BUILTIN_MODES["document"].prompt, "output_kind": BUILTIN_MODES["document"].output_kind},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            mode = custom_mode_create(user=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Mode {mode.name} created; use it with ?mode={mode.name}.")
+            return redirect("modes")
+    return _editor(request, form, None, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mode_edit(request: HttpRequest, mode_id: int) -> HttpResponse:
+    mode = _own(request, mode_id)
+    initial = {f: getattr(mode, f) for f in ("name", "display_name", "description", "prompt", "output_kind")}
+    form = CustomModeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            custom_mode_update(user=request.user, mode_id=mode.pk, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Mode saved. Jobs already made keep the prompt they were made with.")
+            return redirect("modes")
+    return _editor(request, form, mode, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mode_delete(request: HttpRequest, mode_id: int) -> HttpResponse:
+    mode = _own(request, mode_id)
+    if request.method == "GET":
+        return render(request, "modes/delete.html", {"mode": mode})
+    custom_mode_delete(user=request.user, mode_id=mode.pk)
+    messages.success(request, f"Mode {mode.name} deleted.")
+    return redirect("modes")
+
+
+@login_required
+@require_POST
+def mode_preview(request: HttpRequest) -> HttpResponse:
+    """Run the prompt on a sample, beside the editor. Not a job and not counted against the quota; limited to
+    PREVIEWS_PER_MINUTE per account instead."""
+    form = PreviewForm(request.POST, request.FILES)
+    context: dict = {}
+    if not form.is_valid():
+        context["error"] = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return render(request, "modes/form.html#preview-result", context, status=400)
+    bucket = f"preview:{request.user.pk}"
+    cache.add(bucket, 0, timeout=60)
+    if cache.incr(bucket) > PREVIEWS_PER_MINUTE:
+        context["error"] = f"At most {PREVIEWS_PER_MINUTE} previews a minute; wait a moment."
+        return render(request, "modes/form.html#preview-result", context, status=429)
+    sample = form.cleaned_data["sample"]
+    if sample.size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        context["error"] = "The sample is larger than the upload limit."
+        return render(request, "modes/form.html#preview-result", context, status=413)
+    try:
+        preview = sync.ocr_preview(
+            prompt=form.cleaned_data["prompt"], output_kind=form.cleaned_data["output_kind"], data=sample.read()
+        )
+    except sync.OcrError as exc:
+        context["error"] = exc.message
+        return render(request, "modes/form.html#preview-result", context, status=exc.status)
+    context.update(
+        preview=preview,
+        annotated=base64.b64encode(preview.annotated_png).decode("ascii"),
+        plain=form.cleaned_data["output_kind"] == "text",
+    )
+    from ocrjobs.rendering import markdown_html
+
+    context["html"] = markdown_html(preview.text)
+    return render(request, "modes/form.html#preview-result", context)

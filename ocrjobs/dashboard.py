@@ -1,0 +1,276 @@
+"""Dashboard pages for jobs: upload, the live job list, the result viewer and downloads.
+
+Thin views over the same services and selectors as the API: an upload from the browser asks `job_create` for a
+signed URL exactly as an API client does, and the browser PUTs the file there; the same worker processes it. Every
+lookup is scoped to the logged-in user, fragments included, so another account's job is a 404 everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from deepread.errors import ApplicationError, NotFound
+from inference.documents import ALLOWED_CONTENT_TYPES, InputError, inspect_document, page_image
+from inference.registry import engine_supports
+from modes.selectors import mode_list
+from ocrjobs import selectors, services
+from ocrjobs.filenames import artifact_storage_key, file_stem
+from ocrjobs.models import JobStatus
+from ocrjobs.rendering import markdown_html
+
+PAGE_SIZE = 25
+STATUSES = ["pending", "processing", "completed", "failed"]
+
+
+def _job(request: HttpRequest, job_id) -> object:
+    try:
+        return selectors.job_get(user=request.user, job_id=job_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _modes(request: HttpRequest) -> list[dict]:
+    return [
+        {
+            "spec": m.spec,
+            "servable": engine_supports(settings.DEEPREAD_ENGINE, m.spec.output_kind),
+            "custom": not m.builtin,
+            "default": m.is_default,
+        }
+        for m in mode_list(user=request.user)
+    ]
+
+
+# --- upload -------------------------------------------------------------------------------------------------------
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    from accounts.selectors import quota_status
+
+    return render(
+        request,
+        "ocrjobs/upload.html",
+        {
+            "modes": _modes(request),
+            "quota": quota_status(user=request.user),
+            "max_bytes": settings.DEEPREAD_MAX_UPLOAD_BYTES,
+            "accept": ",".join(sorted(ALLOWED_CONTENT_TYPES)) + ",.png,.jpg,.jpeg,.bmp,.tif,.tiff,.pdf",
+            "engine": settings.DEEPREAD_ENGINE,
+        },
+    )
+
+
+@login_required
+@require_POST
+def upload_ticket(request: HttpRequest) -> JsonResponse:
+    """One file in one mode: checks first (type, size, mode, quota), then a job and its signed upload URL."""
+    filename = request.POST.get("filename", "")
+    content_type = request.POST.get("content_type", "")
+    try:
+        size = int(request.POST.get("size", "0"))
+    except ValueError:
+        size = 0
+    if size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        limit = settings.DEEPREAD_MAX_UPLOAD_BYTES // (1024 * 1024)
+        return JsonResponse({"error": f"{filename} is larger than the {limit} MB limit."}, status=413)
+    if size <= 0:
+        return JsonResponse({"error": f"{filename} is empty."}, status=400)
+    if not content_type or content_type not in ALLOWED_CONTENT_TYPES:
+        return JsonResponse({"error": f"{filename}: only PNG, JPEG, BMP, TIFF and PDF files can be read."}, status=400)
+    try:
+        ticket = services.job_create(
+            user=request.user,
+            mode=request.POST.get("mode") or None,
+            filename=filename,
+            content_type=content_type,
+            base_url=request.build_absolute_uri("/"),
+        )
+    except ApplicationError as exc:
+        return JsonResponse({"error": exc.message}, status=exc.status_code)
+    return JsonResponse(
+        {
+            "job_id": str(ticket.job.id),
+            "upload_url": ticket.urls.put_url,
+            "job_url": reverse("job-detail", args=[ticket.job.id]),
+            "remaining": ticket.quota.remaining,
+        }
+    )
+
+
+# --- the job list -------------------------------------------------------------------------------------------------
+def _filters(request: HttpRequest) -> dict:
+    status = request.GET.get("status", "")
+    return {
+        "mode": request.GET.get("mode", "").strip()[:64],
+        "status": status if status in STATUSES else "",
+        "filename": request.GET.get("filename", "").strip()[:200],
+    }
+
+
+@login_required
+@require_GET
+def jobs(request: HttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    qs = selectors.job_queryset(
+        user=request.user,
+        mode=filters["mode"] or None,
+        filename=filters["filename"] or None,
+        status=filters["status"] or None,
+    ).order_by("-created_at", "-pk")
+    qs = qs.defer("prompt", "result_key", "upload_key")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "modes": [m["spec"].name for m in _modes(request)],
+        "statuses": STATUSES,
+        "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
+    }
+    template = "ocrjobs/jobs.html#job-table" if request.htmx and not request.htmx.boosted else "ocrjobs/jobs.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def job_row(request: HttpRequest, job_id) -> HttpResponse:
+    """One row, for live polling; a row of a finished job carries no poll trigger, so polling stops."""
+    return render(request, "ocrjobs/jobs.html#job-row", {"job": _job(request, job_id)})
+
+
+# --- the viewer ---------------------------------------------------------------------------------------------------
+_FIGURE_LINK = re.compile(r"\]\((page-\d+-image-\d+\.png)\)")
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job(request, job_id)
+    result = selectors.job_result_document(job=job)
+    pages = (result or {}).get("pages", [])
+    try:
+        number = min(max(int(request.GET.get("page", "1")), 1), max(len(pages), 1))
+    except ValueError:
+        number = 1
+    page = pages[number - 1] if pages else None
+    html = ""
+    if page:
+        base = reverse("job-artifact", args=[job.id, "x"])[:-1]
+        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]))
+    blocks = [
+        {**b, "i": i, "w": b["bbox"][2] - b["bbox"][0], "h": b["bbox"][3] - b["bbox"][1]}
+        for i, b in enumerate(page["blocks"] if page else [])
+    ]
+    context = {
+        "job": job,
+        "result": result,
+        "page": page,
+        "number": number,
+        "page_numbers": range(1, len(pages) + 1),
+        "blocks": blocks,
+        "html": html,
+        "plain": job.output_kind == "text",
+        "raw_json": json.dumps(result, indent=2, ensure_ascii=False) if result else "",
+        "has_tables": bool(result and result.get("tables")),
+        "annotated_name": f"page-{number}-annotated.png",
+        "show_tables": bool(page and page.get("tables")) and "<table" not in html,
+    }
+    if request.htmx:
+        if job.is_terminal:  # the job just ended: reload the page to show the result
+            response = HttpResponse("")
+            response["HX-Refresh"] = "true"
+            return response
+        return render(request, "ocrjobs/viewer.html#progress", context)
+    return render(request, "ocrjobs/viewer.html", context)
+
+
+@login_required
+@require_GET
+def job_page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
+    """The page as the engine saw it: the uploaded image itself, or the rendered PDF page as PNG."""
+    job = _job(request, job_id)
+    if job.status in (JobStatus.AWAITING_UPLOAD,) or not job.upload_key:
+        raise Http404("No file yet.")
+    with default_storage.open(job.upload_key) as fh:
+        data = fh.read()
+    try:
+        info = inspect_document(
+            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
+        )
+        page = page_image(data, info, number, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
+    except InputError as exc:
+        raise Http404(exc.message) from exc
+    if page.source is not None:
+        response = HttpResponse(page.source.data, content_type=page.source.mime)
+    else:
+        out = io.BytesIO()
+        page.image.save(out, format="PNG", compress_level=1)
+        response = HttpResponse(out.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
+    """A cropped figure or an annotated page stored beside the result."""
+    job = _job(request, job_id)
+    if job.status != JobStatus.COMPLETED or not selectors.ARTIFACT_NAME.fullmatch(name):
+        raise Http404("No such file.")
+    file_path = f"{job.output_key.removesuffix('.json')}/{name}"
+    services.job_artifact_prepare(user=request.user, file_path=file_path)
+    key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
+    if not default_storage.exists(key):
+        raise Http404("No such file.")
+    download = request.GET.get("download") == "1"
+    return FileResponse(default_storage.open(key), content_type="image/png", as_attachment=download, filename=name)
+
+
+@login_required
+@require_GET
+def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
+    job = _job(request, job_id)
+    stem = file_stem(job.filename or "upload")
+    if kind == "original":
+        if not job.upload_key or job.status == JobStatus.AWAITING_UPLOAD:
+            raise Http404("No file yet.")
+        return FileResponse(
+            default_storage.open(job.upload_key),
+            as_attachment=True,
+            filename=job.filename or "upload",
+            content_type=job.content_type or "application/octet-stream",
+        )
+    result = selectors.job_result_document(job=job)
+    if result is None:
+        raise Http404("No result yet.")
+    if kind == "json":
+        body, content_type, name = json.dumps(result, ensure_ascii=False, indent=2), "application/json", f"{stem}.json"
+    elif kind == "md":
+        body, content_type, name = result["extracted_text"], "text/markdown; charset=utf-8", f"{stem}.md"
+    elif kind == "csv":
+        tables = result.get("tables") or [t for p in result["pages"] for t in p.get("tables", [])]
+        if not tables:
+            raise Http404("This result has no tables.")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        for n, table in enumerate(tables):
+            if n:
+                writer.writerow([])
+            writer.writerows(table["rows"])
+        body, content_type, name = out.getvalue(), "text/csv; charset=utf-8", f"{stem}.csv"
+    else:
+        raise Http404("No such download.")
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

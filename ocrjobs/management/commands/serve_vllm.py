@@ -1,0 +1,44 @@
+"""`manage.py serve_vllm`: run `vllm serve deepseek-ai/DeepSeek-OCR` with the recipe's flags (inference/serve.py)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from inference.serve import VllmNotInstalled, serve_command, vllm_executable
+
+
+class Command(BaseCommand):
+    help = "Serve DeepSeek-OCR with vLLM (needs `pip install '.[vllm]'` and a GPU). --print shows the command."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", default=settings.VLLM_MODEL)
+        parser.add_argument("--host", default="0.0.0.0")  # noqa: S104
+        parser.add_argument("--port", type=int, default=8001)
+        parser.add_argument("--max-num-seqs", type=int, default=None, help="vLLM's batch size (its default: 256)")
+        parser.add_argument("--gpu-memory-utilization", type=float, default=None)
+        parser.add_argument("--print", action="store_true", help="print the command instead of running it")
+        parser.add_argument("extra", nargs="*", help="more flags passed to `vllm serve` as they are")
+
+    def handle(self, *args, **options):
+        try:
+            executable = "vllm" if options["print"] else vllm_executable()
+        except VllmNotInstalled as exc:
+            raise CommandError(str(exc)) from exc
+        command = serve_command(
+            model=options["model"],
+            host=options["host"],
+            port=options["port"],
+            max_num_seqs=options["max_num_seqs"],
+            gpu_memory_utilization=options["gpu_memory_utilization"],
+            executable=executable,
+            extra=options["extra"],
+        )
+        if options["print"]:
+            self.stdout.write(shlex.join(command))
+            return
+        self.stderr.write(f"Starting: {shlex.join(command)}")
+        os.execv(command[0], command)  # noqa: S606 - replaces this process, as a service manager expects

@@ -1,0 +1,186 @@
+"""`POST /v1/ocr` and `GET /v1/models`: the OpenAI-style interface of API.md §2. Thin: validate, call
+`ocrjobs.sync`, render. Every error, including authentication, throttling and malformed bodies, is in OpenAI's
+format, and none carries a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import DatabaseError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api import QuotaHeadersAPIView
+from deepread.api_errors import RETRY_AFTER_S, database_unavailable
+from deepread.errors import ApplicationError
+from deepread.parsers import CappedJSONParser
+from ocrjobs import sync
+
+logger = logging.getLogger(__name__)
+FIELDS = {"image", "image_type", "model", "return_image", "mode"}
+
+
+def error_response(exc: sync.OcrError) -> Response:
+    body = {"error": {"message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}}
+    response = Response(body, status=exc.status)
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def openai_exception_handler(exc: Exception, context: dict) -> Response:
+    if isinstance(exc, sync.OcrError):
+        return error_response(exc)
+    if isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 1)
+        return error_response(
+            sync.OcrError(429, "rate_limit_exceeded", "Too many requests for this API key; slow down.",
+                          kind="rate_limit_error", retry_after=max(1, wait))
+        )  # fmt: skip
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        message = (
+            "Invalid or revoked API key."
+            if isinstance(exc, exceptions.AuthenticationFailed)
+            else ("No API key: send Authorization: Bearer <key>.")
+        )
+        response = error_response(sync.OcrError(401, "invalid_api_key", message, kind="authentication_error"))
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if isinstance(exc, exceptions.ParseError):
+        return error_response(sync.OcrError(400, "invalid_parameter", f"The body is not valid JSON: {exc.detail}"))
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return error_response(sync.OcrError(415, "invalid_parameter", "Send the body as application/json."))
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return error_response(sync.OcrError(405, "invalid_parameter", str(exc.detail)))
+    if isinstance(exc, ApplicationError):
+        return error_response(sync.OcrError(exc.status_code, exc.code, exc.message, exc.param))
+    if isinstance(exc, DatabaseError) and database_unavailable(exc):
+        return error_response(
+            sync.OcrError(503, "service_unavailable", "The service is briefly unavailable (database); retry shortly.",
+                          kind="server_error", retry_after=RETRY_AFTER_S)
+        )  # fmt: skip
+    if isinstance(exc, exceptions.APIException):
+        return error_response(sync.OcrError(exc.status_code, "invalid_parameter", str(exc.detail)))
+    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+    return error_response(sync.OcrError(500, "server_error", "Internal server error.", kind="server_error"))
+
+
+class OcrBodyParser(CappedJSONParser):
+    """The same capped reading, with /v1/ocr's larger cap (images travel inline) and its OpenAI-format error."""
+
+    cap_setting = "DEEPREAD_SYNC_MAX_BODY_BYTES"
+    empty_body = b"null"
+
+    def too_large(self, cap: int) -> Exception:
+        return sync.OcrError(413, "image_too_large", f"The request body is larger than {cap:,} bytes.")
+
+
+def _validated(data: Any) -> sync.OcrRequest:
+    if not isinstance(data, dict):
+        raise sync.OcrError(400, "invalid_parameter_type", "The body must be a JSON object.")
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise sync.OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
+    if "image" not in data or data["image"] is None or data["image"] == "":
+        raise sync.OcrError(400, "parameter_missing", "The image parameter is required.", "image")
+    expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool}
+    for name, kind in expected.items():
+        if name in data and data[name] is not None and not isinstance(data[name], kind):
+            raise sync.OcrError(
+                400, "invalid_parameter_type", f"{name} must be a {kind.__name__.replace('str', 'string')}.", name
+            )
+    image_type = data.get("image_type") or "url"
+    if image_type not in ("url", "base64"):
+        raise sync.OcrError(400, "invalid_parameter", "image_type must be 'url' or 'base64'.", "image_type")
+    return sync.OcrRequest(
+        image=data["image"],
+        image_type=image_type,
+        model=data.get("model"),
+        return_image=bool(data.get("return_image") or False),
+        mode=data.get("mode"),
+    )
+
+
+class OpenAIStyleView(QuotaHeadersAPIView):
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+
+ERROR = inline_serializer(
+    "OpenAIError",
+    {
+        "error": inline_serializer(
+            "OpenAIErrorBody",
+            {
+                "message": serializers.CharField(),
+                "type": serializers.CharField(),
+                "param": serializers.CharField(allow_null=True),
+                "code": serializers.CharField(),
+            },
+        )
+    },
+)
+ERRORS = {status: OpenApiResponse(ERROR) for status in (400, 401, 403, 404, 413, 415, 429, 500, 503)}
+
+
+class OcrApi(OpenAIStyleView):
+    parser_classes = [OcrBodyParser]
+
+    @extend_schema_serializer(component_name="OcrRequest")
+    class InputSerializer(serializers.Serializer):
+        image = serializers.CharField(help_text="an http(s) URL, base64 data, or a data: URL")
+        image_type = serializers.ChoiceField(["url", "base64"], required=False, default="url")
+        model = serializers.CharField(required=False)
+        return_image = serializers.BooleanField(required=False, default=False)
+        mode = serializers.CharField(required=False, help_text="(ext) a mode name; default ocr")
+
+    @extend_schema_serializer(component_name="OcrCompletion")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        object = serializers.CharField()
+        created = serializers.IntegerField()
+        model = serializers.CharField()
+        choices = inline_serializer(
+            "OcrChoice",
+            {"index": serializers.IntegerField(), "text": serializers.CharField(),
+             "finish_reason": serializers.CharField()},
+            many=True,
+        )  # fmt: skip
+        result_image_base64 = serializers.CharField(required=False)
+        usage = inline_serializer(
+            "OcrUsage",
+            {"prompt_tokens": serializers.IntegerField(), "completion_tokens": serializers.IntegerField(),
+             "total_tokens": serializers.IntegerField()},
+        )  # fmt: skip
+
+    @extend_schema(operation_id="ocr_create", request=InputSerializer, responses={200: OutputSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        outcome = sync.ocr_sync(user=request.user, req=_validated(request.data))
+        request.quota_status = outcome.quota
+        return Response(outcome.body)
+
+
+class ModelListApi(OpenAIStyleView):
+    @extend_schema(
+        operation_id="models_list",
+        responses={
+            200: inline_serializer(
+                "ModelList",
+                {
+                    "object": serializers.CharField(),
+                    "data": inline_serializer(
+                        "Model",
+                        {"id": serializers.CharField(), "object": serializers.CharField(),
+                         "created": serializers.IntegerField(), "owned_by": serializers.CharField()},
+                        many=True,
+                    ),
+                },
+            ),
+            **ERRORS,
+        },
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        return Response({"object": "list", "data": sync.model_list()})

@@ -1,0 +1,343 @@
+"""The synchronous OCR service behind `POST /v1/ocr` (API.md §2).
+
+It runs the engine in the web process's request path rather than handing the page to a worker and waiting:
+- with vLLM the call is I/O (an HTTP request to the GPU server), so a gunicorn thread waiting on it blocks no other
+  request, and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
+- with the CPU engine, OCR is CPU work: a per-process bound (`DEEPREAD_SYNC_CONCURRENCY`, default 1) keeps it
+  from taking every thread, and a request that cannot get a slot in time gets a 503 with Retry-After.
+The engine is loaded in the background when the web process starts (`warm_in_background`); until it is ready, calls
+get `engine_unavailable` (503) with Retry-After rather than waiting behind the load.
+
+Order of work: every check on the request and the image first, then one request of the quota, then the engine; an
+engine failure gives the request back. Refused input spends nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.quota import QuotaStatus, month_start
+from accounts.services import quota_consume, quota_refund, quota_require
+from deepread import urlfetch
+from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
+from inference.annotate import annotate_png
+from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
+from inference.documents import InputError, inspect_document, iter_pages
+from inference.registry import get_engine
+from modes.selectors import mode_get
+from ocrjobs.services import check_mode_servable, engine_options
+
+logger = logging.getLogger(__name__)
+
+
+class OcrError(Exception):
+    """An error in OpenAI's format: `{"error": {"message", "type", "param", "code"}}` with `status`."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        param: str | None = None,
+        *,
+        kind: str = "invalid_request_error",
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.param = status, code, message, param
+        self.kind, self.retry_after = kind, retry_after
+
+
+@dataclass(frozen=True)
+class OcrRequest:
+    image: str
+    image_type: str = "url"
+    model: str | None = None
+    return_image: bool = False
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class OcrOutcome:
+    body: dict[str, Any]
+    quota: QuotaStatus
+
+
+# --- models -----------------------------------------------------------------------------------------------------
+def served_model() -> str:
+    """What really runs, named without loading it."""
+    if settings.DEEPREAD_ENGINE == "vllm":
+        return settings.VLLM_MODEL
+    from inference.rapid import MODEL_NAME
+
+    return MODEL_NAME
+
+
+def model_aliases() -> dict[str, str]:
+    """Other names clients may send for the served model. A vLLM deployment answers to `deepseek-ocr`; a CPU-only
+    one does not claim to be DeepSeek-OCR unless the operator maps the name (DEEPREAD_MODEL_ALIASES)."""
+    aliases = {"deepseek-ocr": settings.VLLM_MODEL} if settings.DEEPREAD_ENGINE == "vllm" else {}
+    for alias in settings.DEEPREAD_MODEL_ALIASES:
+        aliases[alias] = served_model()
+    return aliases
+
+
+def model_list() -> list[dict[str, Any]]:
+    created = int(settings.DEEPREAD_STARTED_AT)
+    names = [served_model(), *model_aliases()]
+    return [{"id": name, "object": "model", "created": created, "owned_by": "deepread"} for name in names]
+
+
+def resolve_model(name: str | None) -> str:
+    served = served_model()
+    if name is None or name == served or model_aliases().get(name) == served:
+        return served
+    raise OcrError(404, "model_not_found", f"The model {name!r} does not exist on this server.", "model")
+
+
+# --- the engine, loaded once per web process ----------------------------------------------------------------------
+_state_lock = threading.Lock()
+_loader: threading.Thread | None = None
+_engine: Engine | None = None
+_load_error: str | None = None
+_slots: threading.BoundedSemaphore | None = None
+
+
+def _sync_engine_options() -> dict[str, object]:
+    options = engine_options()
+    if settings.DEEPREAD_ENGINE == "vllm":
+        options["retries"] = min(1, settings.DEEPREAD_VLLM_RETRIES)  # a caller is waiting: fail fast, say 503
+    return options
+
+
+def _load() -> None:
+    global _engine, _load_error
+    try:
+        engine = get_engine(settings.DEEPREAD_ENGINE, **_sync_engine_options())
+    except Exception as exc:
+        logger.exception("Could not load the %s engine", settings.DEEPREAD_ENGINE)
+        _load_error = str(exc) or type(exc).__name__
+        return
+    _engine = engine
+
+
+def warm_in_background() -> None:
+    """Start loading the engine without blocking start-up (web processes call this once)."""
+    global _loader
+    with _state_lock:
+        if _engine is None and (_loader is None or not _loader.is_alive()):
+            _loader = threading.Thread(target=_load, name="engine-loader", daemon=True)
+            _loader.start()
+
+
+def wait_until_loaded(timeout: float = 120.0) -> bool:
+    warm_in_background()
+    if _loader is not None:
+        _loader.join(timeout)
+    return _engine is not None
+
+
+def _ready_engine() -> Engine:
+    if _engine is not None:
+        return _engine
+    warm_in_background()
+    raise OcrError(
+        503,
+        "engine_unavailable",
+        "The OCR engine is still loading; retry in a few seconds.",
+        kind="server_error",
+        retry_after=5,
+    )
+
+
+def _slot() -> threading.BoundedSemaphore:
+    global _slots
+    with _state_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(settings.DEEPREAD_SYNC_CONCURRENCY)
+        return _slots
+
+
+# --- the image ----------------------------------------------------------------------------------------------------
+def load_image_bytes(req: OcrRequest) -> bytes:
+    value = req.image.strip()
+    if value.startswith("data:"):
+        header, sep, payload = value.partition(",")
+        if not sep or ";base64" not in header:
+            raise OcrError(400, "invalid_base64_format", "A data: URL must be `data:<type>;base64,<data>`.", "image")
+        return _b64decode(payload)
+    if req.image_type == "base64":
+        return _b64decode(value)
+    try:
+        fetched = urlfetch.fetch(
+            value,
+            max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
+            connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
+            read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
+            max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
+            allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
+        )
+    except urlfetch.FetchError as exc:
+        status = 413 if exc.code == "image_too_large" else 400
+        raise OcrError(status, exc.code, exc.message, "image") from exc
+    return fetched.data
+
+
+def _b64decode(payload: str) -> bytes:
+    if len(payload) > settings.DEEPREAD_MAX_UPLOAD_BYTES * 4 // 3 + 8:
+        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
+    cleaned = "".join(payload.split())
+    try:
+        data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise OcrError(400, "invalid_base64_format", "The image is not valid base64 data.", "image") from exc
+    if not data:
+        raise OcrError(400, "invalid_base64_format", "The base64 image data is empty.", "image")
+    return data
+
+
+# --- the call -----------------------------------------------------------------------------------------------------
+def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
+    model = resolve_model(req.model)
+    try:
+        spec = mode_get(user=user, name=req.mode or "ocr")
+    except InvalidInput as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, "mode") from exc
+    try:
+        check_mode_servable(spec)
+    except ApplicationError as exc:
+        raise OcrError(400, "unsupported_capability", exc.message, "mode") from exc
+    data = load_image_bytes(req)
+    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
+    try:
+        info = inspect_document(
+            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES
+        )
+    except InputError as exc:
+        if exc.kind == "too_large":
+            raise OcrError(413, "image_too_large", exc.message, "image") from exc
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    now = timezone.now()
+    try:
+        if _engine is None:
+            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
+        engine = _ready_engine()
+        with transaction.atomic():
+            quota = quota_consume(user=user, now=now)
+    except QuotaExceeded as exc:
+        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
+    try:
+        body = _run(engine, spec, data, info, model=model, return_image=req.return_image)
+    except BaseException:
+        quota_refund(user_id=user.pk, month=month_start(now))
+        raise
+    return OcrOutcome(body=body, quota=quota)
+
+
+def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool) -> dict[str, Any]:
+    slots = _slot()
+    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
+        raise OcrError(
+            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
+        )
+    try:
+        texts, usage, finish, annotated = [], Usage(), "stop", None
+        for page in iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS):
+            try:
+                result = engine.recognize(page.image, spec, source=page.source)
+            except InputUnreadable as exc:
+                raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+            except EngineError as exc:
+                if exc.retryable:
+                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
+                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
+            texts.append(result.text)
+            usage = Usage(
+                usage.prompt_tokens + result.usage.prompt_tokens,
+                usage.completion_tokens + result.usage.completion_tokens,
+            )
+            if result.finish_reason != "stop":
+                finish = result.finish_reason
+            if return_image and annotated is None:  # the first page: the input as the client sent it
+                annotated = annotate_png(page.image, result.blocks)
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    finally:
+        slots.release()
+    body: dict[str, Any] = {
+        "id": f"ocr-{uuid.uuid4().hex}",
+        "object": "ocr.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": "\n\n".join(t for t in texts if t), "finish_reason": finish}],
+    }
+    if annotated is not None:
+        body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
+    body["usage"] = usage.as_dict()
+    return body
+
+
+@dataclass(frozen=True)
+class Preview:
+    text: str
+    blocks: list
+    annotated_png: bytes
+    model: str
+    usage: Usage
+    note: str
+
+
+def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
+    """Run a prompt on a sample image for the prompt editor: the first page only, no job, no quota (the preview
+    is rate-limited by its view instead). Raises OcrError like the synchronous endpoint."""
+    spec = ModeSpec("preview", "Preview", "", prompt, output_kind)
+    try:
+        check_mode_servable(spec)
+    except ApplicationError as exc:
+        raise OcrError(400, "unsupported_capability", exc.message, "output_kind") from exc
+    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        raise OcrError(413, "image_too_large", "The sample is larger than the upload limit.", "image")
+    try:
+        info = inspect_document(
+            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
+        )
+        page = next(iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS))
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    engine = _ready_engine()
+    slots = _slot()
+    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
+        raise OcrError(503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error")
+    try:
+        result = engine.recognize(page.image, spec, source=page.source)
+    except EngineError as exc:
+        raise OcrError(503, "engine_unavailable", exc.message, kind="server_error") from exc
+    finally:
+        slots.release()
+    note = ""
+    if settings.DEEPREAD_ENGINE != "vllm":
+        note = (
+            "This server runs the CPU engine, which reads every page the same way and serves only the output kind; "
+            "the prompt takes effect with DeepSeek-OCR."
+        )
+    return Preview(
+        text=result.text,
+        blocks=result.blocks,
+        annotated_png=annotate_png(page.image, result.blocks),
+        model=engine.model_name,
+        usage=result.usage,
+        note=note,
+    )

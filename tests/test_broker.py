@@ -1,0 +1,44 @@
+"""The embedded broker under concurrent publishing: every message arrives whole, once."""
+
+import threading
+
+from kombu import Connection
+
+
+def test_concurrent_publishers_never_hand_a_consumer_a_partial_message(tmp_path):
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False}
+    sent = 1600
+    received: list[dict] = []
+    done = threading.Event()
+
+    def publish(worker: int) -> None:
+        with Connection(transport="deepread.broker:Transport", transport_options=options) as conn:
+            queue = conn.SimpleQueue("q")
+            for n in range(sent // 8):
+                queue.put({"worker": worker, "n": n, "pad": "x" * 20_000})
+            queue.close()
+
+    def consume() -> None:
+        with Connection(transport="deepread.broker:Transport", transport_options=options) as conn:
+            queue = conn.SimpleQueue("q")
+            while len(received) < sent and not done.is_set():
+                try:
+                    message = queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                received.append(message.payload)
+                message.ack()
+            queue.close()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    publishers = [threading.Thread(target=publish, args=(w,)) for w in range(8)]
+    for thread in publishers:
+        thread.start()
+    for thread in publishers:
+        thread.join()
+    consumer.join(timeout=60)
+    done.set()
+    assert len(received) == sent
+    assert len({(m["worker"], m["n"]) for m in received}) == sent
+    assert all(len(m["pad"]) == 20_000 for m in received)
