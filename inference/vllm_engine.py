@@ -221,8 +221,10 @@ class VllmEngine:
             try:
                 response = self._client.post(f"{replica.base_url}/chat/completions", json=body)
             except httpx.TransportError as exc:
-                last = f"{replica.base_url}: {type(exc).__name__}"
-                logger.warning("vLLM request failed (%s), attempt %d", last, attempt + 1)
+                last = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
+                logger.warning(
+                    "vLLM request to %s failed (%s), attempt %d", replica.base_url, type(exc).__name__, attempt + 1
+                )
                 continue
             else:
                 if response.status_code == 200:
@@ -231,13 +233,20 @@ class VllmEngine:
                 message = _server_message(response)
                 if response.status_code == 429 or response.status_code >= 500:
                     ok = response.status_code == 429  # busy is healthy; a 5xx replica sits out a while
-                    last = f"{replica.base_url}: HTTP {response.status_code} {message}"
-                    logger.warning("vLLM answered %s, attempt %d", last, attempt + 1)
+                    last = f"HTTP {response.status_code}"
+                    logger.warning(
+                        "vLLM at %s answered HTTP %s %s, attempt %d",
+                        replica.base_url,
+                        response.status_code,
+                        message,
+                        attempt + 1,
+                    )
                     continue
                 ok = True
                 raise TerminalRequestError(f"The DeepSeek-OCR server refused the page: {message}")
             finally:
                 self.pool.release(replica, ok=ok)
+        # The public message names no internal address: the job's owner sees it; the log above has the replica.
         raise EngineUnavailable(f"The DeepSeek-OCR server did not answer after {self.retries + 1} tries ({last}).")
 
     def _completion(self, response: httpx.Response) -> Completion:

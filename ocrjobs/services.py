@@ -55,6 +55,33 @@ logger = logging.getLogger(__name__)
 FILENAME_PLACEHOLDER = "${filename}"
 MISSING_UPLOAD = "The uploaded file is missing from storage; upload it again."
 INTERNAL_ERROR = "Internal error while processing this file. It was logged; try the job again later."
+STORAGE_UNAVAILABLE = "Storage could not be written while saving the result."
+
+
+class StorageFault(Exception):
+    """Storage refused a read or a write just now (a full disk, an unreachable bucket, a denied PUT). Retryable:
+    the task tries again with backoff, and a job that still cannot be saved fails saying so, refunded."""
+
+    retryable = True
+
+    def __init__(self, message: str = STORAGE_UNAVAILABLE) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _storage_put(key: str, data: bytes) -> None:
+    """Write one object under exactly `key`, replacing what is there. Any storage failure becomes a StorageFault;
+    the underlying error goes to the log, never to the caller's public message."""
+    try:
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        saved = default_storage.save(key, ContentFile(data))
+    except Exception as exc:
+        logger.warning("Storage write of %s failed: %s", key, exc, exc_info=True)
+        raise StorageFault() from exc
+    if saved != key:  # another writer got there between delete and save: keep ours under the reserved name
+        default_storage.delete(saved)
+        raise StorageFault()
 
 
 @dataclass(frozen=True)
@@ -301,7 +328,7 @@ class _JobGuard:
             return False
         if isinstance(exc, InputError):
             self.failed = job_fail(job_id=self.job_id, message=exc.message)
-        elif isinstance(exc, EngineError):
+        elif isinstance(exc, EngineError | StorageFault):
             if exc.retryable:
                 if self.requeue:
                     Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(status=JobStatus.QUEUED)
@@ -318,8 +345,16 @@ class _JobGuard:
 
 
 def _read_upload(job: Job) -> tuple[bytes, DocumentInfo]:
-    with default_storage.open(job.upload_key) as fh:
-        data = fh.read()
+    try:
+        with default_storage.open(job.upload_key) as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        if _missing_object(exc):
+            raise FileNotFoundError(job.upload_key) from exc
+        logger.warning("Storage read of %s failed: %s", job.upload_key, exc, exc_info=True)
+        raise StorageFault("Storage could not be read while fetching the upload.") from exc
     info = inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES)
     return data, info
 
@@ -360,11 +395,16 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
 
 
 def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
-    """One fanned-out page. Idempotent: a page already stored, or a job no longer processing, is left alone."""
+    """One fanned-out page. Idempotent: a page already stored, or a job no longer processing, is left alone,
+    unless every page is stored and the job is still open: the result failed to save, and this retry saves it."""
     job = Job.objects.select_related("owner").filter(pk=job_id, status=JobStatus.PROCESSING).first()
-    if job is None or JobPage.objects.filter(job=job, page=page).exists():
+    if job is None:
         return None
     with _JobGuard(job.pk, requeue=False) as guard:
+        if JobPage.objects.filter(job=job, page=page).exists():
+            if job.page_count and JobPage.objects.filter(job=job).count() >= job.page_count:
+                return job_complete(job=job)
+            return None
         data, info = _read_upload(job)
         image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
         if _page_recognize_store(job=job, page=image, engine=_engine()):
@@ -392,10 +432,7 @@ def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -
         if not png:
             continue
         name = f"page-{page.number}-image-{n}.png"
-        key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
-        if default_storage.exists(key):
-            default_storage.delete(key)
-        default_storage.save(key, ContentFile(png))
+        _storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), png)
         block["image"] = artifact_file_path(output_key=job.output_key, name=name)
         document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
 
@@ -495,9 +532,7 @@ def job_complete(*, job: Job) -> Job:
         page.pop("model", None)
         # Drawn on first request (job_artifact_prepare) and stored beside the result from then on.
         page["annotated_image"] = artifact_file_path(output_key=output_key, name=f"page-{page['page']}-annotated.png")
-    if default_storage.exists(result_key):
-        default_storage.delete(result_key)
-    default_storage.save(result_key, ContentFile(json.dumps(document, ensure_ascii=False).encode()))
+    _storage_put(result_key, json.dumps(document, ensure_ascii=False).encode())
     Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
         status=JobStatus.COMPLETED,
         output_key=output_key,
@@ -534,13 +569,26 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
 
 
 def _delete_artifacts(*, account_id: int, output_key: str) -> None:
+    """Best effort: a storage that refuses the deletes too (it is why the job failed) leaves them for the log."""
     folder = artifact_storage_key(account_id=account_id, output_key=output_key, name="")
     try:
         _, files = default_storage.listdir(folder)
+        for name in files:
+            default_storage.delete(folder + name)
+        result = result_storage_key(account_id=account_id, output_key=output_key)
+        if default_storage.exists(result):
+            default_storage.delete(result)
     except (FileNotFoundError, NotADirectoryError):
         return
-    for name in files:
-        default_storage.delete(folder + name)
+    except Exception:
+        logger.warning("Could not delete the partial outputs under %s", folder, exc_info=True)
+
+
+def _missing_object(exc: Exception) -> bool:
+    """An S3 404 from boto3, told apart from an unreachable or refusing bucket."""
+    response = getattr(exc, "response", None)
+    code = str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    return code in {"404", "NoSuchKey", "NotFound"}
 
 
 def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int = 3) -> list[str]:

@@ -13,7 +13,7 @@ from inference.base import EngineError
 from ocrjobs import services
 
 logger = logging.getLogger(__name__)
-MAX_RETRIES = 5
+RETRYABLE = (EngineError, services.StorageFault)
 
 
 @worker_process_init.connect
@@ -42,32 +42,38 @@ def _wait_for_vllm(**_: object) -> None:
 
 
 def _retry_delay(retries: int) -> float:
-    return min(60, 2**retries) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+    """Exponential backoff from DEEPREAD_JOB_RETRY_BACKOFF_S, capped at a minute, with full-range jitter."""
+    return min(60.0, settings.DEEPREAD_JOB_RETRY_BACKOFF_S * 2**retries) * (0.5 + random.random())  # noqa: S311
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+def _retry_or_fail(task, exc: Exception, *, job_id: str, prefix: str = "") -> None:
+    """A retryable failure (the engine or the storage, just now) is tried again DEEPREAD_JOB_RETRIES times; then
+    the job fails with the reason and the number of tries, and its request is given back."""
+    tries = task.request.retries + 1
+    if task.request.retries >= settings.DEEPREAD_JOB_RETRIES:
+        services.job_fail(job_id=job_id, message=f"{prefix}{exc.message} Gave up after {tries} tries.")
+        return
+    logger.warning("Job %s: %s%s Try %d failed; retrying.", job_id, prefix, exc.message, tries)
+    raise task.retry(
+        exc=exc, countdown=_retry_delay(task.request.retries), max_retries=settings.DEEPREAD_JOB_RETRIES
+    ) from exc
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_process(self, job_id: str) -> None:
     try:
         services.job_run(job_id=job_id)
-    except EngineError as exc:  # only retryable ones reach here
-        if self.request.retries >= MAX_RETRIES:
-            services.job_fail(job_id=job_id, message=f"{exc.message} Gave up after {MAX_RETRIES + 1} tries.")
-            return
-        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+    except RETRYABLE as exc:  # only retryable ones reach here
+        _retry_or_fail(self, exc, job_id=job_id)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_page_process(self, job_id: str, page: int) -> None:
     """One page of a fanned-out document (the vLLM engine); the task that stores the last page finishes the job."""
     try:
         services.job_page_run(job_id=job_id, page=page)
-    except EngineError as exc:
-        if self.request.retries >= MAX_RETRIES:
-            services.job_fail(
-                job_id=job_id, message=f"Page {page}: {exc.message} Gave up after {MAX_RETRIES + 1} tries."
-            )
-            return
-        raise self.retry(exc=exc, countdown=_retry_delay(self.request.retries)) from exc
+    except RETRYABLE as exc:  # a page's engine failure names the page; the result's storage failure does not
+        _retry_or_fail(self, exc, job_id=job_id, prefix=f"Page {page}: " if isinstance(exc, EngineError) else "")
 
 
 @shared_task

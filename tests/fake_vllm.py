@@ -17,7 +17,8 @@ Triggers drawn into the image (top-left 8×8 pixels):
 
 Capacity model: at most `capacity` requests are served at once, each taking `latency` seconds; the rest wait. It
 counts the most requests it ever served at once. Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
-answers the next requests with those statuses. `GET /_fake/stats`, `GET /_fake/requests`, `POST /_fake/reset`.
+answers the next requests with those statuses; a status of `HANG` (0) holds the request `hang_s` seconds first, past
+a client's read timeout, then answers 504. `GET /_fake/stats`, `GET /_fake/requests`, `POST /_fake/reset`.
 
 Run alone: `python -m tests.fake_vllm --port 8001 --capacity 64 --latency 4` (prints `LISTENING <port>`).
 """
@@ -42,6 +43,7 @@ from PIL import Image
 
 MODEL = "deepseek-ai/DeepSeek-OCR"
 MAX_MODEL_LEN = 8192
+HANG = 0  # a fault that holds the request past the client's read timeout
 EOS = "<｜end▁of▁sentence｜>"
 PROMPT_OCR = "<|grounding|>OCR this image."
 PROMPT_MARKDOWN = "<|grounding|>Convert the document to markdown."
@@ -133,7 +135,9 @@ class FakeVllm:
         host: str = "127.0.0.1",
         port: int = 0,
         keep_requests: int = 50,
+        hang_s: float = 5.0,
     ) -> None:
+        self.hang_s = hang_s
         self.capacity, self.latency, self.model, self.max_model_len = capacity, latency, model, max_model_len
         self._slots = threading.Semaphore(capacity)
         self._lock = threading.Lock()
@@ -193,6 +197,9 @@ class FakeVllm:
             self.received += 1
             self.requests.append(body)
             fault = self.faults.popleft() if self.faults else None
+        if fault == HANG:
+            time.sleep(self.hang_s)
+            raise RequestError(504, "Injected hang", "GatewayTimeout")
         if fault:
             raise RequestError(fault, "Injected fault", "InternalServerError" if fault >= 500 else "BadRequestError")
         prompt, image, max_tokens = self.validate(body)

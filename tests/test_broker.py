@@ -6,7 +6,12 @@ from kombu import Connection
 
 
 def test_concurrent_publishers_never_hand_a_consumer_a_partial_message(tmp_path):
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False}
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
     sent = 1600
     received: list[dict] = []
     done = threading.Event()

@@ -85,11 +85,11 @@ def test_sign_up_key_upload_two_files_in_two_modes_view_and_download(page, servi
     assert page.locator("#uploads li.done").count() == 4
 
     page.get_by_role("link", name="Watch them in the job list").click()
-    rows = page.locator("table.jobs tbody tr")
-    assert rows.count() == 4
+    page.wait_for_url(f"{base}/jobs/")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(4)
     # Rows update themselves through htmx until every job is done.
     expect(page.locator("table.jobs .badge-completed")).to_have_count(4, timeout=TIMEOUT_MS)
-    assert page.locator("table.jobs tr[hx-trigger]").count() == 0  # polling stopped
+    expect(page.locator("table.jobs tr[hx-trigger]")).to_have_count(0)  # polling stopped
 
     page.locator("table.jobs tr", has_text="report.pdf").filter(has_text="document").get_by_role(
         "link", name="View"
@@ -98,14 +98,15 @@ def test_sign_up_key_upload_two_files_in_two_modes_view_and_download(page, servi
     assert page.locator("#overlay rect.blk").count() >= 1
     assert "Report page one" in page.locator("#tab-text").inner_text()
     page.get_by_role("link", name="Page 2 →").click()
-    assert "Report page two" in page.locator("#tab-text").inner_text()
+    page.get_by_text("Page 2 of 3").wait_for()
+    expect(page.locator("#tab-text")).to_contain_text("Report page two")
     # Hovering a box highlights its block; the toggle hides the boxes.
     page.get_by_role("tab", name="Blocks").click()
     page.locator("#overlay rect.blk").first.hover()
-    assert page.locator(".blocks li.hl").count() == 1
-    assert "hl" in page.locator("#overlay rect.blk").first.get_attribute("class")
+    expect(page.locator(".blocks li.hl")).to_have_count(1)
+    expect(page.locator("#overlay rect.blk").first).to_have_class(re.compile(r"\bhl\b"))
     page.get_by_label(re.compile("Show recognised blocks")).uncheck()
-    assert page.locator("#overlay").get_attribute("class") == "overlay hidden"
+    expect(page.locator("#overlay")).to_have_class("overlay hidden")
 
     with page.expect_download() as info:
         page.get_by_role("link", name="JSON", exact=True).click()

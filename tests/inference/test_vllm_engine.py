@@ -14,7 +14,7 @@ from inference.base import EngineUnavailable, ModeSpec
 from inference.images import EncodedImage, encode
 from inference.vllm_engine import ReplicaPool, TerminalRequestError, VllmEngine
 from modes.builtin import BUILTIN_MODES
-from tests.fake_vllm import FakeVllm, image_tokens
+from tests.fake_vllm import HANG, FakeVllm, image_tokens
 from tests.samples import render_lines
 from tests.stack import free_port
 
@@ -135,6 +135,20 @@ def test_persistent_5xx_gives_a_retryable_unavailable_error(fake_vllm):
     with pytest.raises(EngineUnavailable, match="did not answer after 3 tries") as info:
         engine.recognize(render_lines(["x"]), MODES["ocr"])
     assert info.value.retryable
+    assert "(HTTP 500)" in info.value.message
+    assert "127.0.0.1" not in info.value.message  # the job's owner sees this; the replica's address is logged only
+
+
+def test_a_server_that_hangs_past_the_read_timeout_is_retried_then_unavailable(fake_vllm):
+    fake_vllm.hang_s = 1.0
+    fake_vllm.faults.extend([HANG, HANG])
+    engine = _engine(fake_vllm.base_url, retries=1, read_timeout_s=0.3)
+    with pytest.raises(EngineUnavailable, match=r"did not answer after 2 tries \(timed out\)") as info:
+        engine.recognize(render_lines(["x"]), MODES["ocr"])
+    assert info.value.retryable
+    assert fake_vllm.stats()["received"] == 2
+    fake_vllm.faults.append(HANG)
+    assert engine.recognize(render_lines(["once"]), MODES["ocr"]).text  # one hang, then an answer
 
 
 def test_a_replica_that_is_down_is_skipped_for_a_while(fake_vllm):
