@@ -31,6 +31,8 @@ def web(bin_dir: Path | str, *, bind: str, workers: int = 2, threads: int = 4, a
         "gthread",
         "--threads",
         str(threads),
+        "--logger-class",
+        "deepread.gunicorn_logging.RedactingLogger",
     ]
     return [*command, "--access-logfile", "-"] if access_log else command
 

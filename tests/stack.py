@@ -57,7 +57,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_stack(
-    var: Path, *, engine: str = "rapidocr", env: dict[str, str] | None = None, web_workers: int = 2
+    var: Path,
+    *,
+    engine: str = "rapidocr",
+    env: dict[str, str] | None = None,
+    web_workers: int = 2,
+    access_log: bool = False,
 ) -> Iterator[Stack]:
     port = free_port()
     full_env = {
@@ -73,7 +78,7 @@ def running_stack(
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True, capture_output=True)
     commands = {
-        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, threads=8, access_log=False),
+        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, threads=8, access_log=access_log),
         "worker": processes.worker(BIN, engine=engine, concurrency=processes.worker_concurrency(engine, full_env)),
     }
     logs = {name: open(var / f"{name}.log", "w") for name in commands}  # noqa: SIM115
