@@ -3,9 +3,11 @@
 For `--minutes` (10 by default), client threads keep submitting one-page jobs and small PDFs through the job API,
 calling `/v1/ocr`, listing jobs and reading results. At the end it waits for every submitted job and prints the
 requests served, the errors, p50/p99 latency, the jobs completed against those submitted (they must be equal),
-and the RSS growth of each process (web and worker, children included) from the first minute to the end.
+and the RSS of each process tree (web and worker, children included): sampled every `--sample-s` seconds, with the
+growth from the first minute to the end and over the second half alone. Memory that grows in the first minutes and
+then stays flat is warm-up (caches, allocator arenas); memory still growing over the second half is a leak.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 6]
+    .venv/bin/python bench/soak.py [--minutes 10] [--clients 6] [--sample-s 60] [--env MALLOC_ARENA_MAX=2]
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--sample-s", type=float, default=60)
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the DeepRead processes")
     args = parser.parse_args()
     fake, fake_url = start_fake(64, 0.2)
     env = {"VLLM_BASE_URL": f"{fake_url}/v1", "DEEPREAD_BURST_PER_MINUTE": "10000000", "DEEPREAD_LOG_LEVEL": "WARNING"}
+    env |= dict(item.split("=", 1) for item in args.env)
     png = encode(render_lines(["Soak test page", "Total 12.50 EUR"]))
     small_pdf = pdf(3, 0)
     latencies: list[float] = []
@@ -97,11 +102,17 @@ def main() -> None:
             threads = [threading.Thread(target=client) for _ in range(args.clients)]
             for thread in threads:
                 thread.start()
-            time.sleep(min(60, args.minutes * 60 / 2))
-            first_minute = {name: tree_rss_mb(pid) for name, pid in pids.items()}
+            samples: list[tuple[float, dict[str, float]]] = []
+            started = time.time()
+            while any(thread.is_alive() for thread in threads):
+                time.sleep(min(args.sample_s, max(0.0, stop - time.time())) or 0.1)
+                if time.time() < stop or not samples or samples[-1][0] < args.minutes * 60 - 1:
+                    samples.append((time.time() - started, {name: tree_rss_mb(pid) for name, pid in pids.items()}))
             for thread in threads:
                 thread.join()
-            end_rss = {name: tree_rss_mb(pid) for name, pid in pids.items()}
+            first_minute = next((rss for at, rss in samples if at >= min(60, args.minutes * 30)), samples[0][1])
+            halfway = next(rss for at, rss in samples if at >= args.minutes * 30)
+            end_rss = samples[-1][1]
             deadline = time.time() + 300
             while time.time() < deadline:
                 counts = requests.get(f"{base}/api/v1/processing-jobs", params={"limit": 1}, headers=headers,
@@ -122,9 +133,14 @@ def main() -> None:
     print(f"  latency p50 {statistics.median(latencies):.1f} ms   p99 {p99:.1f} ms")
     print(f"  jobs submitted {len(submitted)}   completed {completed}   "
           f"{'EQUAL' if completed == len(submitted) else 'MISMATCH'}")  # fmt: skip
+    if args.env:
+        print(f"  environment: {' '.join(args.env)}")
     for name in pids:
+        growth, late = end_rss[name] - first_minute[name], end_rss[name] - halfway[name]
         print(f"  RSS {name}: {first_minute[name]:.0f} MB after the first minute -> {end_rss[name]:.0f} MB at the end "
-              f"({end_rss[name] - first_minute[name]:+.0f} MB)")  # fmt: skip
+              f"({growth:+.0f} MB; second half alone {late:+.0f} MB)")  # fmt: skip
+        trajectory = " ".join(f"{rss[name]:.0f}" for _, rss in samples)
+        print(f"    every {args.sample_s:g} s: {trajectory}")
 
 
 if __name__ == "__main__":

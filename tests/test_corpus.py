@@ -38,7 +38,7 @@ def _used(user) -> int:
 
 def test_the_corpus_has_every_kind_of_case(corpus):
     names = {case["name"] for case, _ in corpus}
-    assert len(corpus) >= 29
+    assert len(corpus) >= 30
     required = {"zero-bytes", "png-bomb-50000", "tiff-1000-frames", "pdf-5000-pages", "pdf-encrypted",
                 "pdf-broken-xref", "filename-traversal", "filename-nul", "filename-rtl",
                 "polyglot-png-zip"}  # fmt: skip

@@ -110,6 +110,19 @@ def pdf_broken_xref() -> bytes:
     return data[:at] + b"startxref\n999999\n%%EOF\n"
 
 
+def png_bad_crc(png: bytes) -> bytes:
+    """A PNG whose first image chunk has a flipped byte: its checksum no longer matches."""
+    data = bytearray(png)
+    data[data.find(b"IDAT") + 10] ^= 0xFF
+    return bytes(data)
+
+
+def saved(image: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt)
+    return buf.getvalue()
+
+
 def cases() -> list[tuple[Case, bytes]]:
     png = encode(render_lines(["A perfectly good page"]))
     jpeg = encode(render_lines(["A good JPEG"]), "JPEG")
@@ -122,6 +135,15 @@ def cases() -> list[tuple[Case, bytes]]:
         (Case("truncated-png", "cut.png", "image/png", "refuse", *corrupt), png[: len(png) // 2]),
         # A JPEG's header checks out; its missing pixels show when the worker decodes it: the job fails.
         (Case("truncated-jpeg", "cut.jpg", "image/jpeg", "fail", *corrupt), jpeg[: len(jpeg) // 3]),
+        (Case("png-bad-crc", "crc.png", "image/png", "refuse", *corrupt), png_bad_crc(png)),
+        (Case("truncated-tiff", "cut.tif", "image/tiff", "fail", *corrupt),
+         saved(render_lines(["A TIFF page"]), "TIFF")[:4000]),
+        (Case("jpeg-cmyk", "print.jpg", "image/jpeg", "accept"),
+         saved(render_lines(["A CMYK page"]).convert("CMYK"), "JPEG")),
+        (Case("png-16-bit", "deep.png", "image/png", "accept"),
+         saved(render_lines(["Sixteen bits"]).convert("I;16"), "PNG")),
+        (Case("webp-declared-png", "photo.png", "image/png", "refuse", *unsupported),
+         saved(render_lines(["A WebP page"]), "WEBP")),
         (Case("truncated-pdf", "cut.pdf", "application/pdf", "refuse", "unsupported_image_format", 400, "PDF"),
          pdf[: len(pdf) // 3]),
         (Case("png-named-pdf", "really-a-png.pdf", "application/pdf", "accept"), png),
@@ -158,6 +180,8 @@ def cases() -> list[tuple[Case, bytes]]:
         (Case("filename-newlines", "a\r\nSet-Cookie: x=1\n.png", "image/png", "accept"), png),
         (Case("filename-1000-chars", "x" * 996 + ".png", "image/png", "accept"), png),
         (Case("filename-rtl", "invoice\u202egnp.exe", "image/png", "accept"), png),
+        (Case("filename-dots-only", "..", "image/png", "accept"), png),
+        (Case("filename-emoji-cjk", "收据 🧾 2026.png", "image/png", "accept"), png),
         (Case("filename-windows-path", "C:\\Users\\me\\scan.png", "image/png", "accept"), png),
     ]  # fmt: skip
 
