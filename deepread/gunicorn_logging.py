@@ -26,7 +26,7 @@ def redact_query(text: str) -> str:
 
 
 class RedactingLogger(Logger):
-    def atoms(self, resp, req, environ, request_time):  # noqa: ANN001 - gunicorn's signature
+    def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         for name in ("r", "q", "f", "{raw_uri}e", "{query_string}e", "{http_referer}e"):
             if isinstance(atoms.get(name), str):

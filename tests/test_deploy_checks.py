@@ -60,3 +60,36 @@ def test_production_services_pass_and_a_weak_secret_fails(tmp_path):
 def test_debug_mode_does_not_refuse_the_embedded_parts(tmp_path):
     result = _check(tmp_path, DJANGO_DEBUG="1")
     assert "deepread.E" not in result.stderr
+
+
+LOGIN_SCRIPT = """
+from django.core.management import call_command
+from django.test import Client
+from accounts.models import User
+call_command("migrate", verbosity=0)
+User.objects.create_user(email="ops@example.com", password="a long enough pass phrase")
+client = Client()
+page = client.get("/accounts/login/", secure=True)
+response = client.post("/accounts/login/", {"username": "ops@example.com", "password": "a long enough pass phrase"},
+                       secure=True)
+for name in ("csrftoken", "sessionid"):
+    cookie = response.cookies.get(name) or page.cookies.get(name)
+    print(name, bool(cookie["secure"]), bool(cookie["httponly"]), cookie["samesite"])
+print("hsts", response.headers.get("Strict-Transport-Security", ""))
+"""
+
+
+def test_production_cookies_are_secure_and_the_session_httponly(tmp_path):
+    """With DEEPREAD_HTTPS=1 a real log-in sets its cookies Secure, the session one HttpOnly, and HSTS is sent."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DEEPREAD_", "DJANGO_", "DATABASE_URL"))}
+    env = {**base, "DJANGO_SETTINGS_MODULE": "deepread.settings", "DEEPREAD_VAR_DIR": str(tmp_path),
+           "DJANGO_SECRET_KEY": SECRET, "DEEPREAD_HTTPS": "1", "DJANGO_ALLOWED_HOSTS": "testserver"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", LOGIN_SCRIPT],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    assert lines["sessionid"] == "True True Lax"
+    assert lines["csrftoken"].startswith("True ")  # the CSRF cookie is Secure; htmx reads the token from the page
+    assert "max-age=" in lines["hsts"]
