@@ -96,5 +96,6 @@ def test_every_corpus_case_against_the_live_service(service, tmp_path):
     assert set(tree_pids(service.procs["web"].pid)) == web_children  # no gunicorn worker died and was replaced
     for name in ("web", "worker"):
         peaks = tree_peak_rss_mb(service.procs[name].pid)
+        print(f"peak RSS of the {name} processes (MB): {sorted(round(p) for p in peaks.values())}")
         assert max(peaks.values()) < PEAK_RSS_LIMIT_MB, (name, peaks)
     assert requests.get(f"{base}/api/v1/processing-jobs", headers=headers, timeout=10).status_code == 200
