@@ -28,7 +28,14 @@ down() {
   done
   pkill -f "ceph-.* -c $CONF" 2>/dev/null || true
   pkill -f "radosgw -c $CONF" 2>/dev/null || true
-  sleep 1
+  # A daemon left by an interrupted run must be gone before a new cluster starts: an old monitor still holding
+  # the port makes the new OSD fail with "wrong fsid".
+  for _ in $(seq 20); do
+    pgrep -f "(ceph-mon|ceph-osd|radosgw) .*-c $CONF" >/dev/null || break
+    sleep 0.5
+  done
+  pkill -9 -f "(ceph-mon|ceph-osd|radosgw) .*-c $CONF" 2>/dev/null || true
+  sleep 0.5
   rm -rf "$DIR"
 }
 
