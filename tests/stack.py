@@ -41,6 +41,16 @@ class Stack:
     def log(self, name: str) -> str:
         return (self.var / f"{name}.log").read_text(errors="replace")
 
+    def wait_result(self, headers: dict, job_id: str, timeout: float = 90) -> dict:
+        """Poll `GET /api/v1/results/<id>` until the job completes or fails; the worker's log if it never does."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            body = requests.get(f"{self.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
+            if body["status"] in ("completed", "failed"):
+                return body
+            time.sleep(0.3)
+        raise AssertionError(f"job {job_id} did not finish:\n{self.log('worker')[-3000:]}")
+
     def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
         """Another process of the deployment (a second worker, the scheduler), logged to var/<name>.log."""
         log = open(self.var / f"{name}.log", "w")  # noqa: SIM115 - closed with the process

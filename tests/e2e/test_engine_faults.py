@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.e2e.test_vllm_jobs import _page_png, _submit, _wait
+from tests.e2e.test_vllm_jobs import _page_png, _submit
 from tests.fake_vllm import HANG, FakeVllm
 from tests.samples import pdf_bytes
 from tests.stack import running_stack
@@ -58,7 +58,7 @@ def test_a_500_burst_mid_job_is_retried_and_the_job_completes_once(stack, fake, 
     # Two failures per try: the first try of the task fails as a whole, the second recovers on its first request.
     fake.faults.extend([500] * (ENGINE_TRIES + 1))
     job_id = _submit(stack, headers, mode="ocr", filename="burst.png", data=_page_png(), content_type="image/png")
-    body = _wait(stack, headers, job_id)
+    body = stack.wait_result(headers, job_id)
     assert body["status"] == "completed", body
     assert body["result"]["extracted_text"]
     assert fake.stats()["received"] == ENGINE_TRIES + 2
@@ -73,7 +73,7 @@ def test_faults_while_pdf_pages_are_in_flight_still_give_every_page_once(stack, 
     fake.faults.extend([500, HANG, 500, 503])  # spread over whichever pages ask first
     data = pdf_bytes([[f"Section {n} of the report"] for n in range(1, 6)])
     job_id = _submit(stack, headers, mode="ocr", filename="five.pdf", data=data, content_type="application/pdf")
-    body = _wait(stack, headers, job_id)
+    body = stack.wait_result(headers, job_id)
     assert body["status"] == "completed", body
     assert [p["page"] for p in body["result"]["pages"]] == [1, 2, 3, 4, 5]
     assert "failed_pages" not in body["result"]
@@ -86,7 +86,7 @@ def test_an_engine_that_keeps_timing_out_fails_the_job_after_n_tries_refunded(st
     before = _remaining(stack, headers)
     job_id = _submit(stack, headers, mode="document", filename="slow.png", data=_page_png(), content_type="image/png")
     assert _remaining(stack, headers) == before - 1
-    body = _wait(stack, headers, job_id)
+    body = stack.wait_result(headers, job_id)
     assert body["status"] == "failed", body
     assert body["error"] == (
         f"The DeepSeek-OCR server did not answer after {ENGINE_TRIES} tries (timed out). "

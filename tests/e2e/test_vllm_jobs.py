@@ -13,7 +13,6 @@ from PIL import Image, ImageDraw
 from tests.samples import encode, pdf_bytes, render_lines
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 90
 
 
 def _submit(stack, headers: dict, *, mode: str, filename: str, data: bytes, content_type: str) -> str:
@@ -29,16 +28,6 @@ def _submit(stack, headers: dict, *, mode: str, filename: str, data: bytes, cont
     put = requests.put(ticket["upload_url"], data=data, headers={"Content-Type": content_type}, timeout=30)
     assert put.status_code == 200, put.text
     return ticket["job_id"]
-
-
-def _wait(stack, headers: dict, job_id: str) -> dict:
-    deadline = time.time() + TIMEOUT
-    while time.time() < deadline:
-        body = requests.get(f"{stack.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
-        if body["status"] in ("completed", "failed"):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish:\n{stack.log('worker')[-3000:]}")
 
 
 def _download(stack, headers: dict, file_path: str) -> requests.Response:
@@ -66,7 +55,7 @@ def test_document_mode_blocks_pixel_boxes_figure_crops_and_token_usage(vllm_serv
     job_id = _submit(
         vllm_service, headers, mode="document", filename="report.png", data=_page_png(), content_type="image/png"
     )
-    body = _wait(vllm_service, headers, job_id)
+    body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "completed", body
     result = body["result"]
     assert result["model"] == "deepseek-ai/DeepSeek-OCR"
@@ -119,7 +108,7 @@ def test_structured_modes(vllm_service, headers, mode):
     job_id = _submit(
         vllm_service, headers, mode=mode, filename=f"{mode}.png", data=_page_png(), content_type="image/png"
     )
-    body = _wait(vllm_service, headers, job_id)
+    body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "completed", body
     result = body["result"]
     if mode == "table":
@@ -142,7 +131,7 @@ def test_a_repetition_loop_is_retried_and_a_second_loop_fails_only_its_page(vllm
     job_id = _submit(
         vllm_service, headers, mode="document", filename="loop.png", data=looping, content_type="image/png"
     )
-    result = _wait(vllm_service, headers, job_id)["result"]
+    result = vllm_service.wait_result(headers, job_id)["result"]
     assert result["pages"][0]["retried_with_prompt"] == "Free OCR."
     assert "failed_pages" not in result
 
@@ -153,7 +142,7 @@ def test_a_repetition_loop_is_retried_and_a_second_loop_fails_only_its_page(vllm
     job_id = _submit(
         vllm_service, headers, mode="ocr", filename="half.pdf", data=buf.getvalue(), content_type="application/pdf"
     )
-    body = _wait(vllm_service, headers, job_id)
+    body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "completed"
     assert body["result"]["failed_pages"] == [2]
     assert "repetition loop" in body["result"]["warnings"][0]
@@ -166,7 +155,7 @@ def test_pdf_pages_reach_the_server_concurrently(vllm_service, headers, fake_vll
     job_id = _submit(
         vllm_service, headers, mode="ocr", filename="twenty.pdf", data=data, content_type="application/pdf"
     )
-    body = _wait(vllm_service, headers, job_id)
+    body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "completed"
     assert [p["page"] for p in body["result"]["pages"]] == list(range(1, 21))
     stats = fake_vllm_server.stats()
@@ -181,7 +170,7 @@ def test_a_job_whose_server_refuses_it_fails_with_the_reason_and_is_refunded(vll
     job_id = _submit(
         vllm_service, headers, mode="ocr", filename="refused.png", data=_page_png(), content_type="image/png"
     )
-    body = _wait(vllm_service, headers, job_id)
+    body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "failed"
     assert "refused the page" in body["error"]
     after = requests.get(f"{vllm_service.base_url}/api/v1/ocr-modes", headers=headers, timeout=10)
@@ -203,7 +192,7 @@ def test_a_cold_starting_server_delays_jobs_instead_of_failing_them(tmp_path):
         assert early["status"] == "pending"
         fake = FakeVllm(port=port, latency=0.01).start()
         try:
-            body = _wait(stack, headers, job_id)
+            body = stack.wait_result(headers, job_id)
         finally:
             fake.stop()
         assert body["status"] == "completed"
