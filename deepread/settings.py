@@ -232,7 +232,10 @@ DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jp
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
-DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # e.g. deepseek-ocr, served by the CPU engine
+DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
+# By default `deepseek-ocr` (the name every documented client sends) resolves to whichever engine serves; strict
+# mode accepts only the served model's own name and DEEPREAD_MODEL_ALIASES.
+DEEPREAD_MODEL_STRICT = env_bool("DEEPREAD_MODEL_STRICT", False)
 DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine when a web process starts
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
