@@ -246,6 +246,8 @@ DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", 
 DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
 DEEPREAD_URL_FETCH_READ_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_READ_TIMEOUT_S", 15.0)
+# One deadline for the whole fetch (redirects, a server that drips bytes): the read timeout is per read.
+DEEPREAD_URL_FETCH_DEADLINE_S = env_float("DEEPREAD_URL_FETCH_DEADLINE_S", 20.0)
 DEEPREAD_URL_FETCH_MAX_REDIRECTS = env_int("DEEPREAD_URL_FETCH_MAX_REDIRECTS", 3, minimum=0)
 # Threads of the gpu worker: the in-flight bound plus a few that render, store and finish while others wait.
 DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VLLM_MAX_INFLIGHT + 16, minimum=1)
