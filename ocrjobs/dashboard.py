@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -133,7 +134,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
-        "query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
