@@ -168,7 +168,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     html = ""
     if page:
         base = reverse("job-artifact", args=[job.id, "x"])[:-1]
-        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]))
+        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]), images=base)
     blocks = [
         {**b, "i": i, "w": b["bbox"][2] - b["bbox"][0], "h": b["bbox"][3] - b["bbox"][1]}
         for i, b in enumerate(page["blocks"] if page else [])
