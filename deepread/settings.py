@@ -35,6 +35,7 @@ SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "deepread.urls.csrf_failure"
 # Behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): secure cookies, HSTS and a redirect to https.
 # Off by default so that `make run` works on http://127.0.0.1.
 DEEPREAD_HTTPS = env_bool("DEEPREAD_HTTPS", False)
