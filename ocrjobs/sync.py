@@ -197,6 +197,7 @@ def load_image_bytes(req: OcrRequest) -> bytes:
             max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
             connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
             read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
+            deadline_s=settings.DEEPREAD_URL_FETCH_DEADLINE_S,
             max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
             allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
         )
