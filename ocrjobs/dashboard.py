@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from deepread.errors import ApplicationError, NotFound
@@ -144,7 +145,10 @@ def jobs(request: HttpRequest) -> HttpResponse:
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
     }
     fragment = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
-    return render(request, "ocrjobs/jobs.html#job-table" if fragment else "ocrjobs/jobs.html", context)
+    response = render(request, "ocrjobs/jobs.html#job-table" if fragment else "ocrjobs/jobs.html", context)
+    # The fragment and the page share a URL: without this a back button shows the browser's cached fragment.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @login_required
@@ -198,8 +202,11 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             response = HttpResponse("")
             response["HX-Refresh"] = "true"
             return response
-        return render(request, "ocrjobs/viewer.html#progress", context)
-    return render(request, "ocrjobs/viewer.html", context)
+        response = render(request, "ocrjobs/viewer.html#progress", context)
+    else:
+        response = render(request, "ocrjobs/viewer.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
