@@ -287,6 +287,11 @@ def engine_options() -> dict[str, object]:
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
+    return vllm_engine_options()
+
+
+def vllm_engine_options() -> dict[str, object]:
+    """The vLLM engine's options from the settings, whichever engine this process runs."""
     return {
         "base_urls": tuple(settings.VLLM_BASE_URLS),
         "model": settings.VLLM_MODEL,
@@ -299,6 +304,7 @@ def engine_options() -> dict[str, object]:
         "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
         "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
         "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+        "cpu_fallback": settings.DEEPREAD_LADDER_CPU,
     }
 
 
