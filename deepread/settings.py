@@ -233,6 +233,8 @@ DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jp
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
 # At worker start: read the server's /version and probe its n-gram guard; no page goes to a server known to drop it.
 DEEPREAD_VLLM_GUARD_CHECK = env_bool("DEEPREAD_VLLM_GUARD_CHECK", True)
+# A TrueType font for searchable-PDF text outside Latin-1 (Helvetica covers the rest); skipped if missing.
+DEEPREAD_PDF_FONT = env_str("DEEPREAD_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 # The last step of a looping page's ladder: the CPU engine for that page, where it is installed.
 DEEPREAD_LADDER_CPU = env_bool("DEEPREAD_LADDER_CPU", True)
 # --- POST /v1/ocr ---

@@ -16,6 +16,7 @@ from accounts.api import QuotaHeadersAPIView
 from deepread.parsers import CappedJSONParser
 from ocrjobs import selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
+from ocrjobs.outputs import OUTPUT_FORMATS, output_key_for
 from ocrjobs.storage import presign_download
 
 
@@ -171,7 +172,14 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
                 str,
                 required=True,
                 description="an output_key, or a page artifact beside it such as <mode>/<stem>/page-1-image-1.png",
-            )
+            ),
+            OpenApiParameter(
+                "output_format",
+                str,
+                enum=list(OUTPUT_FORMATS),
+                description="(ext) for an output_key: json (the result, default), pdf (the searchable PDF: the "
+                "original pages with an invisible text layer) or hocr",
+            ),
         ],
         request=None,
         responses={200: OutputSerializer, **ERRORS},
@@ -182,10 +190,19 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
         )
         if not file_path:
             return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
-        services.job_artifact_prepare(user=request.user, file_path=str(file_path))
-        key = selectors.download_key(user=request.user, file_path=str(file_path))
+        output_format = request.query_params.get("output_format") or (
+            request.data.get("output_format") if isinstance(request.data, dict) else None
+        )
+        filename = None
+        if output_format and output_format != "json":
+            key, filename, _ = output_key_for(
+                user=request.user, file_path=str(file_path), output_format=str(output_format)
+            )
+        else:
+            services.job_artifact_prepare(user=request.user, file_path=str(file_path))
+            key = selectors.download_key(user=request.user, file_path=str(file_path))
         ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
-        url = presign_download(key=key, ttl=ttl, base_url=_base_url(request))
+        url = presign_download(key=key, ttl=ttl, base_url=_base_url(request), filename=filename)
         return Response({"url": url, "file_key": key, "expires_in": ttl})
 
 
