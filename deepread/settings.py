@@ -233,6 +233,10 @@ DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jp
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
 # At worker start: read the server's /version and probe its n-gram guard; no page goes to a server known to drop it.
 DEEPREAD_VLLM_GUARD_CHECK = env_bool("DEEPREAD_VLLM_GUARD_CHECK", True)
+# Pages answered without a model request (ocrjobs/shortcuts.py); `force_ocr` on a job turns off the last two.
+DEEPREAD_SKIP_BLANK = env_bool("DEEPREAD_SKIP_BLANK", True)
+DEEPREAD_TEXT_LAYER = env_bool("DEEPREAD_TEXT_LAYER", True)
+DEEPREAD_REUSE_RESULTS = env_bool("DEEPREAD_REUSE_RESULTS", True)
 # A TrueType font for searchable-PDF text outside Latin-1 (Helvetica covers the rest); skipped if missing.
 DEEPREAD_PDF_FONT = env_str("DEEPREAD_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 # The last step of a looping page's ladder: the CPU engine for that page, where it is installed.

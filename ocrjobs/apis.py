@@ -48,6 +48,12 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
     class InputSerializer(serializers.Serializer):
         filename = StrictCharField(required=False, allow_blank=True, max_length=1000)
         content_type = StrictCharField(required=False, allow_blank=True, max_length=200)
+        force_ocr = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="(ext) recognise every page with the engine, even where the PDF's own text layer or an "
+            "identical earlier page could answer it",
+        )
 
     @extend_schema_serializer(component_name="UploadTicket")
     class OutputSerializer(serializers.Serializer):
@@ -61,7 +67,10 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
 
     @extend_schema(
         operation_id="upload_signed_url_create",
-        parameters=[OpenApiParameter("mode", str, description="a mode name; the account's default if absent")],
+        parameters=[
+            OpenApiParameter("mode", str, description="a mode name; the account's default if absent"),
+            OpenApiParameter("force_ocr", bool, description="(ext) as the body's force_ocr"),
+        ],
         request=InputSerializer,
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -76,6 +85,8 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
             filename=data.validated_data.get("filename") or None,
             content_type=data.validated_data.get("content_type") or None,
             base_url=_base_url(request),
+            force_ocr=data.validated_data["force_ocr"]
+            or request.query_params.get("force_ocr", "").lower() in ("1", "true", "yes"),
         )
         request.quota_status = ticket.quota
         return Response(
@@ -190,9 +201,9 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
         )
         if not file_path:
             return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
-        output_format = request.query_params.get("output_format") or (
-            request.data.get("output_format") if isinstance(request.data, dict) else None
-        )
+        output_format = request.query_params.get("output_format")
+        if output_format is None and "file_path" not in request.query_params:  # the body is read only if it is used
+            output_format = request.data.get("output_format") if isinstance(request.data, dict) else None
         filename = None
         if output_format and output_format != "json":
             key, filename, _ = output_key_for(

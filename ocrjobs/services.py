@@ -48,6 +48,7 @@ from ocrjobs.filenames import (
     upload_key_prefix,
 )
 from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,10 @@ def job_create(
     filename: str | None = None,
     content_type: str | None = None,
     base_url: str,
+    force_ocr: bool = False,
 ) -> UploadTicket:
-    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota."""
+    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
+    `force_ocr` sends every page to the engine even where a text layer or an earlier result could answer it."""
     content_type = _check_content_type(content_type)
     spec = mode_get(user=user, name=mode)
     check_mode_servable(spec)
@@ -142,6 +145,7 @@ def job_create(
             content_type=content_type,
             upload_key=key,
             usage_month=month_start(now),
+            force_ocr=force_ocr,
         )
         job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
     ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
@@ -382,6 +386,8 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         Job.objects.filter(pk=job.pk).update(page_count=info.page_count, pages_done=len(done))
         job.page_count = info.page_count
         todo = [n for n in range(1, info.page_count + 1) if n not in done]
+        if todo and _reuse_whole(job=job, data=data):  # an identical re-upload: every page from the earlier result
+            return job_complete(job=job)
         if not todo:
             return job_complete(job=job)
         if pages_fan_out() and len(todo) > 1:
@@ -394,7 +400,7 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
         ):
-            if _page_recognize_store(job=job, page=page, engine=engine):
+            if _page_recognize_store(job=job, page=page, engine=engine, data=data, info=info):
                 return job_complete(job=job)
         return job
     return guard.failed
@@ -413,19 +419,32 @@ def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
             return None
         data, info = _read_upload(job)
         image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-        if _page_recognize_store(job=job, page=image, engine=_engine()):
+        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info):
             return job_complete(job=job)
         return job
     return guard.failed
 
 
-def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
-    spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
-    result = engine.recognize(page.image, spec, source=page.source)
-    document = result.as_dict(page.number)
-    document["model"] = engine.model_name
-    _store_figures(job=job, page=page, document=document, blocks=result.blocks)
-    return job_page_store(job_id=job.pk, number=page.number, result=document)
+def _page_recognize_store(
+    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None
+) -> bool:
+    document, reuse_key = page_shortcut(job=job, page=page, model=engine.model_name, data=data, info=info)
+    if document is None:
+        spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+        result = engine.recognize(page.image, spec, source=page.source)
+        document = result.as_dict(page.number)
+        document["model"] = engine.model_name
+        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+    return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+
+
+def _reuse_whole(*, job: Job, data: bytes) -> bool:
+    """Store every page of an identical earlier upload's result for this job; True when it did."""
+    pages = job_reuse_whole(job=job, data=data, model=_engine().model_name)
+    last = False
+    for number, document, reuse_key in pages:
+        last = job_page_store(job_id=job.pk, number=number, result=document, reuse_key=reuse_key) or last
+    return bool(pages) and last
 
 
 def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
@@ -443,7 +462,7 @@ def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -
         document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
 
 
-def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> bool:
+def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
     """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
@@ -454,7 +473,9 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> boo
         job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
         if job.status != JobStatus.PROCESSING:
             return False
-        _, created = JobPage.objects.get_or_create(job_id=job.pk, page=number, defaults={"result": result})
+        _, created = JobPage.objects.get_or_create(
+            job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}
+        )
         if not created:
             return False
         done = JobPage.objects.filter(job_id=job.pk).count()
