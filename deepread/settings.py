@@ -35,6 +35,7 @@ SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "deepread.urls.csrf_failure"
 # Behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): secure cookies, HSTS and a redirect to https.
 # Off by default so that `make run` works on http://127.0.0.1.
 DEEPREAD_HTTPS = env_bool("DEEPREAD_HTTPS", False)
@@ -232,7 +233,10 @@ DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jp
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
-DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # e.g. deepseek-ocr, served by the CPU engine
+DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
+# By default `deepseek-ocr` (the name every documented client sends) resolves to whichever engine serves; strict
+# mode accepts only the served model's own name and DEEPREAD_MODEL_ALIASES.
+DEEPREAD_MODEL_STRICT = env_bool("DEEPREAD_MODEL_STRICT", False)
 DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine when a web process starts
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
@@ -246,6 +250,8 @@ DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", 
 DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
 DEEPREAD_URL_FETCH_READ_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_READ_TIMEOUT_S", 15.0)
+# One deadline for the whole fetch (redirects, a server that drips bytes): the read timeout is per read.
+DEEPREAD_URL_FETCH_DEADLINE_S = env_float("DEEPREAD_URL_FETCH_DEADLINE_S", 20.0)
 DEEPREAD_URL_FETCH_MAX_REDIRECTS = env_int("DEEPREAD_URL_FETCH_MAX_REDIRECTS", 3, minimum=0)
 # Threads of the gpu worker: the in-flight bound plus a few that render, store and finish while others wait.
 DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VLLM_MAX_INFLIGHT + 16, minimum=1)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
@@ -85,8 +86,8 @@ urlpatterns = [
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
     path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
     path("modes/preview", mode_views.mode_preview, name="mode-preview"),
-    re_path(r"^(?:api|storage)/", lambda request: JsonResponse({"detail": "Not found."}, status=404)),
-    re_path(r"^v1/", lambda request: JsonResponse(_openai_not_found(request), status=404)),
+    re_path(r"^(?:api|storage)/", csrf_exempt(lambda request: JsonResponse({"detail": "Not found."}, status=404))),
+    re_path(r"^v1/", csrf_exempt(lambda request: JsonResponse(_openai_not_found(request), status=404))),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),
 ]
@@ -98,9 +99,23 @@ def _openai_not_found(request: HttpRequest) -> dict:
 
 
 def _json_or_html(request: HttpRequest, status: int, message: str, fallback):
-    if request.path.startswith(("/api/", "/v1/", "/storage/")):
+    """The error in the format of the API the path belongs to: OpenAI's under /v1/, {"detail"} under /api/ and
+    /storage/, the HTML page `fallback` elsewhere."""
+    if request.path.startswith("/v1/"):
+        code = {403: "forbidden", 404: "not_found"}.get(status, "server_error")
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        return JsonResponse(body, status=status)
+    if request.path.startswith(("/api/", "/storage/")):
         return JsonResponse({"detail": message}, status=status)
     return fallback
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a JSON 403 under the APIs (whose own views are CSRF-exempt: only an unknown route or a
+    session-authenticated call gets here), Django's page elsewhere."""
+    from django.views.csrf import csrf_failure as page
+
+    return _json_or_html(request, 403, "CSRF verification failed.", page(request, reason=reason))
 
 
 def handler404(request: HttpRequest, exception: Exception):

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -133,7 +134,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
-        "query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
@@ -167,7 +168,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     html = ""
     if page:
         base = reverse("job-artifact", args=[job.id, "x"])[:-1]
-        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]))
+        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]), images=base)
     blocks = [
         {**b, "i": i, "w": b["bbox"][2] - b["bbox"][0], "h": b["bbox"][3] - b["bbox"][1]}
         for i, b in enumerate(page["blocks"] if page else [])

@@ -586,7 +586,7 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
         )
         job = Job.objects.get(pk=job_id)
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):
-            quota_refund(user_id=job.owner_id, month=job.usage_month)
+            quota_refund(user_id=job.owner_id, month=job.usage_month, day=job.created_at.astimezone(dt.UTC).date())
     if reserved and reserved[1]:
         _delete_artifacts(account_id=reserved[0], output_key=reserved[1])
     job.refresh_from_db()
@@ -641,9 +641,9 @@ def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 60)
     cancelled = []
-    for job_id, owner_id, month in Job.objects.filter(
+    for job_id, owner_id, month, created_at in Job.objects.filter(
         status=JobStatus.AWAITING_UPLOAD, created_at__lt=cutoff
-    ).values_list("pk", "owner_id", "usage_month")[:500]:
+    ).values_list("pk", "owner_id", "usage_month", "created_at")[:500]:
         with transaction.atomic():
             done = Job.objects.filter(pk=job_id, status=JobStatus.AWAITING_UPLOAD).update(
                 status=JobStatus.CANCELLED,
@@ -653,7 +653,7 @@ def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
                 updated_at=now,
             )
             if done:
-                quota_refund(user_id=owner_id, month=month)
+                quota_refund(user_id=owner_id, month=month, day=created_at.astimezone(dt.UTC).date())
                 cancelled.append(str(job_id))
     return cancelled
 

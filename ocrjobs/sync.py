@@ -77,6 +77,9 @@ class OcrOutcome:
     quota: QuotaStatus
 
 
+SEED_MODEL = "deepseek-ocr"
+
+
 # --- models -----------------------------------------------------------------------------------------------------
 def served_model() -> str:
     """What really runs, named without loading it."""
@@ -88,11 +91,19 @@ def served_model() -> str:
 
 
 def model_aliases() -> dict[str, str]:
-    """Other names clients may send for the served model. A vLLM deployment answers to `deepseek-ocr`; a CPU-only
-    one does not claim to be DeepSeek-OCR unless the operator maps the name (DEEPREAD_MODEL_ALIASES)."""
-    aliases = {"deepseek-ocr": settings.VLLM_MODEL} if settings.DEEPREAD_ENGINE == "vllm" else {}
+    """Other names clients may send, each mapped to the served model.
+
+    `deepseek-ocr`, the name every documented client sends, resolves to the engine that serves, whichever it is
+    (the answer's `model` still names what ran), unless DEEPREAD_MODEL_STRICT is set: then a CPU-only server
+    answers only to its own name and to the names the operator lists in DEEPREAD_MODEL_ALIASES.
+    """
+    served = served_model()
+    aliases = {}
+    if settings.DEEPREAD_ENGINE == "vllm" or not settings.DEEPREAD_MODEL_STRICT:
+        aliases[SEED_MODEL] = served
     for alias in settings.DEEPREAD_MODEL_ALIASES:
-        aliases[alias] = served_model()
+        aliases[alias] = served
+    aliases.pop(served, None)
     return aliases
 
 
@@ -188,6 +199,7 @@ def load_image_bytes(req: OcrRequest) -> bytes:
             max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
             connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
             read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
+            deadline_s=settings.DEEPREAD_URL_FETCH_DEADLINE_S,
             max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
             allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
         )
@@ -212,7 +224,8 @@ def _b64decode(payload: str) -> bytes:
 
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
-    model = resolve_model(req.model)
+    """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
+    quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
     try:
         spec = mode_get(user=user, name=req.mode or "ocr")
     except InvalidInput as exc:
@@ -249,6 +262,7 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
             "pages",
         )  # fmt: skip
     skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
+    model = resolve_model(req.model)
     now = timezone.now()
     try:
         if _engine is None:
