@@ -139,6 +139,7 @@ def job_reuse_whole(*, job: Job, data: bytes, model: str) -> list[tuple[int, dic
             mode=job.mode,
             prompt=job.prompt,
             output_kind=job.output_kind,
+            page_range=job.page_range,
         )
         .exclude(pk=job.pk)
         .order_by("-finished_at")
