@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from deepread.errors import InvalidInput, NotFound
@@ -19,7 +19,11 @@ def _validated_save(mode: CustomMode) -> CustomMode:
         mode.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
-    mode.save()
+    try:
+        with transaction.atomic():  # full_clean's unique check can be overtaken: the constraint decides
+            mode.save()
+    except IntegrityError as exc:
+        raise InvalidInput(f"You already have a mode named {mode.name!r}; choose another name.", param="name") from exc
     return mode
 
 
