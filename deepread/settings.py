@@ -158,6 +158,7 @@ AXES_COOLOFF_TIME = env_float("DEEPREAD_LOGIN_COOLOFF_MIN", 15.0) / 60  # hours,
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # lockouts are logged by accounts.auth.locked_out; no banner on every start
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "accounts.auth.locked_out"
 AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
