@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,8 @@ from accounts.services import quota_consume, quota_refund, quota_require
 from deepread import urlfetch
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
 from inference.annotate import annotate_png
-from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
-from inference.documents import InputError, inspect_document, iter_pages
+from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
+from inference.documents import DocumentInfo, InputError, PageImage, inspect_document, iter_pages
 from inference.registry import get_engine
 from modes.selectors import mode_get
 from ocrjobs.services import check_mode_servable, engine_options
@@ -69,13 +70,16 @@ class OcrRequest:
     mode: str | None = None
 
 
+PageCallback = Callable[[PageImage, PageResult], None]
+
+
 @dataclass(frozen=True)
 class OcrOutcome:
     body: dict[str, Any]
     quota: QuotaStatus
 
 
-SEED_MODEL = "deepseek-ocr"
+SEED_MODEL = "deepseek-ocr"  # the name every documented client sends
 
 
 # --- models -----------------------------------------------------------------------------------------------------
@@ -224,73 +228,25 @@ def _b64decode(payload: str) -> bytes:
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
     quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
-    try:
-        spec = mode_get(user=user, name=req.mode or "ocr")
-    except InvalidInput as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, "mode") from exc
-    try:
-        check_mode_servable(spec)
-    except ApplicationError as exc:
-        raise OcrError(400, "unsupported_capability", exc.message, "mode") from exc
+    spec = servable_mode(user=user, name=req.mode or "ocr")
     data = load_image_bytes(req)
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
-    try:
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES
-        )
-    except InputError as exc:
-        if exc.kind == "too_large":
-            raise OcrError(413, "image_too_large", exc.message, "image") from exc
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    info = inspect_input(data, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES)
     model = resolve_model(req.model)
-    now = timezone.now()
-    try:
-        if _engine is None:
-            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
-        engine = _ready_engine()
-        with transaction.atomic():
-            quota = quota_consume(user=user, now=now)
-    except QuotaExceeded as exc:
-        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
-    try:
-        body = _run(engine, spec, data, info, model=model, return_image=req.return_image)
-    except BaseException:
-        quota_refund(user_id=user.pk, month=month_start(now))
-        raise
-    return OcrOutcome(body=body, quota=quota)
+    texts, usage, finish, annotated = [], Usage(), "stop", None
 
-
-def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool) -> dict[str, Any]:
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
-        raise OcrError(
-            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
+    def on_page(page: PageImage, result: PageResult) -> None:
+        nonlocal usage, finish, annotated
+        texts.append(result.text)
+        usage = Usage(
+            usage.prompt_tokens + result.usage.prompt_tokens,
+            usage.completion_tokens + result.usage.completion_tokens,
         )
-    try:
-        texts, usage, finish, annotated = [], Usage(), "stop", None
-        for page in iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS):
-            try:
-                result = engine.recognize(page.image, spec, source=page.source)
-            except InputUnreadable as exc:
-                raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-            except EngineError as exc:
-                if exc.retryable:
-                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
-                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
-            texts.append(result.text)
-            usage = Usage(
-                usage.prompt_tokens + result.usage.prompt_tokens,
-                usage.completion_tokens + result.usage.completion_tokens,
-            )
-            if result.finish_reason != "stop":
-                finish = result.finish_reason
-            if return_image and annotated is None:  # the first page: the input as the client sent it
-                annotated = annotate_png(page.image, result.blocks)
-    except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    finally:
-        slots.release()
+        if result.finish_reason != "stop":
+            finish = result.finish_reason
+        if req.return_image and annotated is None:  # the first page: the input as the client sent it
+            annotated = annotate_png(page.image, result.blocks)
+
+    quota = ocr_pages(user=user, spec=spec, data=data, info=info, on_page=on_page)
     body: dict[str, Any] = {
         "id": f"ocr-{uuid.uuid4().hex}",
         "object": "ocr.completion",
@@ -301,7 +257,90 @@ def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, retur
     if annotated is not None:
         body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
     body["usage"] = usage.as_dict()
-    return body
+    return OcrOutcome(body=body, quota=quota)
+
+
+def servable_mode(*, user: User, name: str, param: str = "mode") -> ModeSpec:
+    """The caller's mode `name`, checked servable by this engine. Raises OcrError (400) naming `param`."""
+    try:
+        spec = mode_get(user=user, name=name)
+    except InvalidInput as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, param) from exc
+    try:
+        check_mode_servable(spec)
+    except ApplicationError as exc:
+        raise OcrError(400, "unsupported_capability", exc.message, param) from exc
+    return spec
+
+
+def inspect_input(data: bytes, *, max_pages: int, param: str = "image") -> DocumentInfo:
+    """Type, size, pixel and page checks without decoding. Raises OcrError: 413 past a limit, else 400."""
+    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", param)
+    try:
+        return inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=max_pages)
+    except InputError as exc:
+        if exc.kind == "too_large":
+            raise OcrError(413, "image_too_large", exc.message, param) from exc
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+
+
+def ocr_pages(
+    *,
+    user: User,
+    spec: ModeSpec,
+    data: bytes,
+    info: DocumentInfo,
+    on_page: PageCallback,
+    skip: frozenset[int] = frozenset(),
+    param: str = "image",
+) -> QuotaStatus:
+    """Spend one request of `user`'s quota and recognise the pages of an already inspected file, calling
+    `on_page(page, result)` for each in order (page numbers from 1; those in `skip` are left out) while the engine
+    slot is held, so page images need not outlive the call. An engine failure gives the request back.
+    Raises OcrError: 403 quota, 503 engine loading or busy, 400 unreadable pixels, 500 engine error."""
+    now = timezone.now()
+    try:
+        if _engine is None:
+            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
+        engine = _ready_engine()
+        with transaction.atomic():
+            quota = quota_consume(user=user, now=now)
+    except QuotaExceeded as exc:
+        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
+    try:
+        _run(engine, spec, data, info, on_page=on_page, skip=skip, param=param)
+    except BaseException:
+        quota_refund(user_id=user.pk, month=month_start(now))
+        raise
+    return quota
+
+
+def _run(engine: Engine, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: PageCallback,
+         skip: frozenset[int], param: str) -> None:  # fmt: skip
+    slots = _slot()
+    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
+        raise OcrError(
+            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
+        )
+    try:
+        pages = iter_pages(
+            data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+        )
+        for page in pages:
+            try:
+                result = engine.recognize(page.image, spec, source=page.source)
+            except InputUnreadable as exc:
+                raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+            except EngineError as exc:
+                if exc.retryable:
+                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
+                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
+            on_page(page, result)
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+    finally:
+        slots.release()
 
 
 @dataclass(frozen=True)
