@@ -272,6 +272,22 @@ DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000,
 DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
 DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
+# --- job control (issue 16: ocrjobs/control.py, idempotency.py, webhooks.py, events.py) ---
+DEEPREAD_CANCEL_POLL_S = env_float("DEEPREAD_CANCEL_POLL_S", 0.5)  # how often a worker looks for cancelled jobs
+DEEPREAD_IDEMPOTENCY_TTL_S = env_int("DEEPREAD_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=1)
+DEEPREAD_IDEMPOTENCY_WAIT_S = env_float("DEEPREAD_IDEMPOTENCY_WAIT_S", 60.0)  # a duplicate waits this long
+DEEPREAD_IDEMPOTENCY_LOCK_S = env_int("DEEPREAD_IDEMPOTENCY_LOCK_S", 600, minimum=1)  # a lost first request's hold
+DEEPREAD_WEBHOOK_ALLOW_PRIVATE = env_bool("DEEPREAD_WEBHOOK_ALLOW_PRIVATE", False)
+DEEPREAD_WEBHOOK_TIMEOUT_S = env_float("DEEPREAD_WEBHOOK_TIMEOUT_S", 10.0)
+# Seconds before the 2nd, 3rd, … try: 8 tries over about 27 hours.
+DEEPREAD_WEBHOOK_BACKOFF_S = [
+    float(v) for v in env_list("DEEPREAD_WEBHOOK_BACKOFF_S", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+DEEPREAD_WEBHOOK_SWEEP_S = env_float("DEEPREAD_WEBHOOK_SWEEP_S", 10.0)
+DEEPREAD_RETENTION_SWEEP_S = env_float("DEEPREAD_RETENTION_SWEEP_S", 3600.0)
+DEEPREAD_SSE_POLL_S = env_float("DEEPREAD_SSE_POLL_S", 0.5)
+DEEPREAD_SSE_MAX_S = env_float("DEEPREAD_SSE_MAX_S", 3600.0)  # one ASGI stream, then the client reconnects
+DEEPREAD_SSE_WSGI_MAX_S = env_float("DEEPREAD_SSE_WSGI_MAX_S", 30.0)  # under WSGI a stream holds a thread
 
 # --- DRF ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -306,6 +322,12 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+    "webhooks-sweep": {
+        "task": "ocrjobs.tasks.webhooks_sweep",
+        "schedule": DEEPREAD_WEBHOOK_SWEEP_S,
+        "options": {"expires": DEEPREAD_WEBHOOK_SWEEP_S * 5},
+    },
+    "retention-sweep": {"task": "ocrjobs.tasks.retention_sweep", "schedule": DEEPREAD_RETENTION_SWEEP_S},
 }
 # S3 uploads do not pass through DeepRead: a sweep every few seconds finds them (and the optional bucket
 # notification hook, POST /storage/s3-events with X-DeepRead-Hook-Secret, starts them at once).

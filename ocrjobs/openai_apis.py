@@ -10,6 +10,7 @@ from typing import Any
 from django.db import DatabaseError
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
@@ -24,10 +25,11 @@ from accounts.api import QuotaHeadersAPIView
 from deepread.api_errors import RETRY_AFTER_S, database_unavailable
 from deepread.errors import ApplicationError
 from deepread.parsers import CappedJSONParser
-from ocrjobs import mistral_ocr, mistral_schema, sync
+from ocrjobs import idempotency, mistral_ocr, mistral_schema, sync
+from ocrjobs.usage import usage_record
 
 logger = logging.getLogger(__name__)
-FIELDS = {"image", "image_type", "model", "return_image", "mode"}
+FIELDS = {"image", "image_type", "model", "return_image", "mode", "pages"}
 
 
 def error_response(exc: sync.OcrError) -> Response:
@@ -93,7 +95,7 @@ def _validated(data: Any) -> sync.OcrRequest:
         raise sync.OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
     if "image" not in data or data["image"] is None or data["image"] == "":
         raise sync.OcrError(400, "parameter_missing", "The image parameter is required.", "image")
-    expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool}
+    expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool, "pages": str}
     for name, kind in expected.items():
         if name in data and data[name] is not None and not isinstance(data[name], kind):
             raise sync.OcrError(
@@ -108,6 +110,7 @@ def _validated(data: Any) -> sync.OcrRequest:
         model=data.get("model"),
         return_image=bool(data.get("return_image") or False),
         mode=data.get("mode"),
+        pages=data.get("pages") or "",
     )
 
 
@@ -184,6 +187,7 @@ class OcrApi(OpenAIStyleView):
         model = serializers.CharField(required=False)
         return_image = serializers.BooleanField(required=False, default=False)
         mode = serializers.CharField(required=False, help_text="(ext) a mode name; default ocr")
+        pages = serializers.CharField(required=False, help_text="(ext) the pages of a PDF to read, e.g. '1-3,7'")
 
     @extend_schema_serializer(component_name="OcrCompletion")
     class OutputSerializer(serializers.Serializer):
@@ -223,17 +227,35 @@ class OcrApi(OpenAIStyleView):
                 resource_type_field_name=None,
             ),
             **ERRORS,
+            409: OpenApiResponse(ERROR),
+            422: OpenApiResponse(ERROR),
         },
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="(ext) the same key and body within 24 h returns the first response, spending nothing",
+            )
+        ],
         examples=[*OCR_EXAMPLES, *mistral_schema.REQUEST_EXAMPLES, mistral_schema.RESPONSE_EXAMPLE,
                   mistral_schema.ERROR_EXAMPLE],
     )  # fmt: skip
     def post(self, request: Request) -> Response:
         if mistral_ocr.is_mistral_body(request.data):
             request.ocr_dialect = "mistral"
+        return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
+
+    def _ocr(self, request: Request) -> Response:
+        if getattr(request, "ocr_dialect", None) == "mistral":
+            mode = mistral_ocr.MODE
             outcome = mistral_ocr.ocr_mistral(user=request.user, req=mistral_ocr.parse_request(request.data))
         else:
-            outcome = sync.ocr_sync(user=request.user, req=_validated(request.data))
+            req = _validated(request.data)
+            mode = req.mode or "ocr"
+            outcome = sync.ocr_sync(user=request.user, req=req)
         request.quota_status = outcome.quota
+        usage_record(user=request.user, api_key_id=getattr(request.auth, "pk", None), kind="sync", mode=mode)
         return Response(outcome.body)
 
 

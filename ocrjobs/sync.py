@@ -15,7 +15,6 @@ engine failure gives the request back. Refused input spends nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import threading
 import time
@@ -31,43 +30,22 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund, quota_require
-from deepread import urlfetch
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
 from inference.annotate import annotate_png
 from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
 from inference.documents import DocumentInfo, InputError, PageImage, inspect_document, iter_pages
 from inference.registry import get_engine
-from modes.selectors import mode_get
+from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
+from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
+    OcrError,
+    OcrRequest,
+    inspect_input,
+    load_image_bytes,
+    servable_mode,
+)
 
 logger = logging.getLogger(__name__)
-
-
-class OcrError(Exception):
-    """An error in OpenAI's format: `{"error": {"message", "type", "param", "code"}}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        param: str | None = None,
-        *,
-        kind: str = "invalid_request_error",
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-        self.kind, self.retry_after = kind, retry_after
-
-
-@dataclass(frozen=True)
-class OcrRequest:
-    image: str
-    image_type: str = "url"
-    model: str | None = None
-    return_image: bool = False
-    mode: str | None = None
 
 
 PageCallback = Callable[[PageImage, PageResult], None]
@@ -185,52 +163,28 @@ def _slot() -> threading.BoundedSemaphore:
         return _slots
 
 
-# --- the image ----------------------------------------------------------------------------------------------------
-def load_image_bytes(req: OcrRequest) -> bytes:
-    value = req.image.strip()
-    if value.startswith("data:"):
-        header, sep, payload = value.partition(",")
-        if not sep or ";base64" not in header:
-            raise OcrError(400, "invalid_base64_format", "A data: URL must be `data:<type>;base64,<data>`.", "image")
-        return _b64decode(payload)
-    if req.image_type == "base64":
-        return _b64decode(value)
-    try:
-        fetched = urlfetch.fetch(
-            value,
-            max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
-            connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
-            read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
-            deadline_s=settings.DEEPREAD_URL_FETCH_DEADLINE_S,
-            max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
-            allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
-        )
-    except urlfetch.FetchError as exc:
-        status = 413 if exc.code == "image_too_large" else 400
-        raise OcrError(status, exc.code, exc.message, "image") from exc
-    return fetched.data
-
-
-def _b64decode(payload: str) -> bytes:
-    if len(payload) > settings.DEEPREAD_MAX_UPLOAD_BYTES * 4 // 3 + 8:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
-    cleaned = "".join(payload.split())
-    try:
-        data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise OcrError(400, "invalid_base64_format", "The image is not valid base64 data.", "image") from exc
-    if not data:
-        raise OcrError(400, "invalid_base64_format", "The base64 image data is empty.", "image")
-    return data
-
-
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
     quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
     spec = servable_mode(user=user, name=req.mode or "ocr")
+    try:
+        asked = parse_pages(req.pages)
+    except InvalidInput as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
     data = load_image_bytes(req)
-    info = inspect_input(data, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES)
+    info = inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES)
+    try:
+        wanted = select_pages(req.pages, info.page_count)
+    except InputError as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
+    if len(wanted) > settings.DEEPREAD_SYNC_MAX_PAGES:
+        raise OcrError(
+            413, "image_too_large",
+            f"{len(wanted)} pages asked for; /v1/ocr reads at most {settings.DEEPREAD_SYNC_MAX_PAGES} per call.",
+            "pages",
+        )  # fmt: skip
+    skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
     model = resolve_model(req.model)
     texts, usage, finish, annotated = [], Usage(), "stop", None
 
@@ -246,7 +200,7 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
         if req.return_image and annotated is None:  # the first page: the input as the client sent it
             annotated = annotate_png(page.image, result.blocks)
 
-    quota = ocr_pages(user=user, spec=spec, data=data, info=info, on_page=on_page)
+    quota = ocr_pages(user=user, spec=spec, data=data, info=info, on_page=on_page, skip=skip)
     body: dict[str, Any] = {
         "id": f"ocr-{uuid.uuid4().hex}",
         "object": "ocr.completion",
@@ -258,31 +212,6 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
         body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
     body["usage"] = usage.as_dict()
     return OcrOutcome(body=body, quota=quota)
-
-
-def servable_mode(*, user: User, name: str, param: str = "mode") -> ModeSpec:
-    """The caller's mode `name`, checked servable by this engine. Raises OcrError (400) naming `param`."""
-    try:
-        spec = mode_get(user=user, name=name)
-    except InvalidInput as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, param) from exc
-    try:
-        check_mode_servable(spec)
-    except ApplicationError as exc:
-        raise OcrError(400, "unsupported_capability", exc.message, param) from exc
-    return spec
-
-
-def inspect_input(data: bytes, *, max_pages: int, param: str = "image") -> DocumentInfo:
-    """Type, size, pixel and page checks without decoding. Raises OcrError: 413 past a limit, else 400."""
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", param)
-    try:
-        return inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=max_pages)
-    except InputError as exc:
-        if exc.kind == "too_large":
-            raise OcrError(413, "image_too_large", exc.message, param) from exc
-        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
 
 
 def ocr_pages(

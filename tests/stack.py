@@ -42,11 +42,12 @@ class Stack:
         return (self.var / f"{name}.log").read_text(errors="replace")
 
     def wait_result(self, headers: dict, job_id: str, timeout: float = 90) -> dict:
-        """Poll `GET /api/v1/results/<id>` until the job completes or fails; the worker's log if it never does."""
+        """Poll `GET /api/v1/results/<id>` until the job ends (completed, failed or cancelled); the worker's log if
+        it never does."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             body = requests.get(f"{self.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
-            if body["status"] in ("completed", "failed"):
+            if body["status"] in ("completed", "failed", "cancelled"):
                 return body
             time.sleep(0.3)
         raise AssertionError(f"job {job_id} did not finish:\n{self.log('worker')[-3000:]}")
