@@ -30,10 +30,11 @@ from modes.selectors import mode_list
 from ocrjobs import selectors, services
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
+from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
-STATUSES = ["pending", "processing", "completed", "failed"]
+STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
@@ -196,6 +197,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "stem": file_stem(job.filename or "upload"),
         "thumb_height": round(64 * page["height"] / page["width"]) if page and page.get("width") else 90,
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
+        "current_version": _current_version(request, job),
     }
     if request.htmx:
         if job.is_terminal:  # the job just ended: reload the page to show the result
@@ -207,6 +209,15 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         response = render(request, "ocrjobs/viewer.html", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _current_version(request: HttpRequest, job) -> int | None:
+    """The custom mode's version now, to offer a re-run when the job ran an older one."""
+    from modes.models import CustomMode
+
+    if job.mode_version is None:
+        return None
+    return CustomMode.objects.filter(owner=request.user, name=job.mode).values_list("version", flat=True).first()
 
 
 @login_required
@@ -266,6 +277,11 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
             filename=job.filename or "upload",
             content_type=job.content_type or "application/octet-stream",
         )
+    if kind in FORMATS:  # the searchable PDF and hOCR, drawn once and stored beside the result
+        if job.status != JobStatus.COMPLETED:
+            raise Http404("No result yet.")
+        key, name, content_type = output_prepare(job=job, output_format=kind)
+        return FileResponse(default_storage.open(key), as_attachment=True, filename=name, content_type=content_type)
     result = selectors.job_result_document(job=job)
     if result is None:
         raise Http404("No result yet.")
