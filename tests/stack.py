@@ -1,6 +1,6 @@
-"""A real DeepRead on embedded defaults, as `make run` starts it: gunicorn, a Celery worker on the filesystem
-broker, SQLite and local storage, all under one temporary var/ directory. Used by the end-to-end tests and the
-benchmarks; clients talk to it over HTTP as users would."""
+"""A real DeepRead on embedded defaults, as `make run` starts it: the web server (uvicorn), a Celery worker on the
+filesystem broker, SQLite and local storage, all under one temporary var/ directory. Used by the end-to-end tests
+and the benchmarks; clients talk to it over HTTP as users would."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def running_stack(
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True, capture_output=True)
     commands = {
-        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, threads=8, access_log=access_log),
+        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, access_log=access_log),
         "worker": processes.worker(BIN, engine=engine, concurrency=processes.worker_concurrency(engine, full_env)),
     }
     logs = {name: open(var / f"{name}.log", "w") for name in commands}  # noqa: SIM115
