@@ -159,7 +159,7 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
                 return
             if time.monotonic() > ping:
                 ping = time.monotonic() + 15
-                yield b": keep-alive\n\n"
+                yield b": keep-alive\n"  # a comment line, no blank line: some clients dispatch an empty event
             await asyncio.sleep(settings.DEEPREAD_SSE_POLL_S)
 
     return generate()

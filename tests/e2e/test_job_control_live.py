@@ -26,13 +26,14 @@ SIGN = "/api/v1/upload/signed-url"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """Webhooks to loopback allowed (the listener is there), a short webhook backoff, and SSE streams under WSGI
-    cut after 2 s, so a client must reconnect mid-job."""
+    """Webhooks to loopback allowed (the listener is there), a short webhook backoff, and event streams cut after
+    2 s (ASGI and WSGI alike), so an SSE client must reconnect with Last-Event-ID mid-job."""
     env = {
         "DEEPREAD_URL_FETCH_ALLOW_PRIVATE": "1",
         "DEEPREAD_WEBHOOK_ALLOW_PRIVATE": "1",
         "DEEPREAD_WEBHOOK_BACKOFF_S": "0.5,1",
         "DEEPREAD_SSE_WSGI_MAX_S": "2",
+        "DEEPREAD_SSE_MAX_S": "2",
     }
     with running_stack(tmp_path_factory.mktemp("jobctl-var"), env=env) as live:
         yield live
@@ -213,6 +214,7 @@ def test_events_stream_pages_as_they_arrive_and_resume_with_last_event_id(stack)
     assert [p[:3] for p in pages] == [(1, 1, 3), (2, 2, 3), (3, 3, 3)]  # each page once, in order, no gap
     assert [p[3] for p in pages] == [p["text"] for p in result["pages"]]
     assert statuses[-1] == "completed"
+    assert connections > 1  # the streams were cut mid-job, and the reconnects lost nothing
     # A later reconnect after the second page gets only the third, then the end.
     resume = {**headers, "Last-Event-ID": "2"}
     with httpx.Client(timeout=30) as client, connect_sse(client, "GET", url, headers=resume) as source:
