@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -47,6 +48,38 @@ def lease_owner() -> str:
     if _owner is None or _owner[0] != pid:
         _owner = (pid, f"{socket.gethostname()[:60]}:{pid}:{secrets.token_hex(4)}")
     return _owner[1]
+
+
+def _owner_dead_here(owner: str) -> bool:
+    """True when `owner` was a process on this machine that no longer runs (gone, or a zombie not yet reaped). A
+    reused pid or another machine's owner reads as alive: the lease then runs out as usual."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:60] or not pid.isdigit():
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return state in ("Z", "X")
+
+
+def job_take_over_dead(*, job_id: uuid.UUID | str, owner: str) -> bool:
+    """A redelivered message whose job is still leased to a process of this machine that died (a killed pool
+    child, a worker killed under `make run`): take the job over now instead of waiting for the lease to run out.
+    Compare-and-set on the dead owner, so only one taker wins."""
+    now = timezone.now()
+    held = Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING).values_list("lease_owner", flat=True).first()
+    if not held or held == owner or not _owner_dead_here(held):
+        return False
+    taken = Job.objects.filter(pk=job_id, status=JobStatus.PROCESSING, lease_owner=held).update(
+        lease_owner=owner, lease_until=now + lease_delta(), started_at=now, attempts=F("attempts") + 1, updated_at=now
+    )
+    if taken:
+        logger.info("Job %s taken over from %s, which died", job_id, held)
+    return bool(taken)
 
 
 def lease_delta() -> dt.timedelta:

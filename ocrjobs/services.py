@@ -47,7 +47,7 @@ from ocrjobs.filenames import (
     safe_filename,
     upload_key_prefix,
 )
-from ocrjobs.leases import LeaseKeeper, job_lease_renew, lease_owner
+from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.storage import UploadUrls, presign_upload
 
@@ -374,7 +374,7 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
     last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
     """
     owner = lease_owner()
-    if not job_claim(job_id=job_id, owner=owner):
+    if not job_claim(job_id=job_id, owner=owner) and not job_take_over_dead(job_id=job_id, owner=owner):
         return None
     job = Job.objects.select_related("owner").get(pk=job_id)
     with LeaseKeeper(job_id=job.pk, owner=owner) as lease, _JobGuard(job.pk, requeue=True) as guard:

@@ -191,3 +191,27 @@ def test_sweep_requeues_an_expired_lease_and_a_redelivery_takes_it_over(
     assert done.status == JobStatus.COMPLETED
     assert (done.attempts, done.lease_owner, done.lease_until) == (2, "", None)
     assert len(engine.pages) == 2
+
+
+def test_a_redelivered_message_takes_over_at_once_from_a_dead_process_of_this_machine(transactional_db, lease_settings):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    host = socket.gethostname()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pool child that was killed, reaped
+    job = _job()
+    for holder, taken in [
+        (f"{host}:{os.getpid()}:alive", False),  # alive: wait for its lease
+        (f"another-host:{gone.pid}:x", False),  # another machine: its lease runs out as usual
+        (f"{host}:{gone.pid}:dead", True),
+    ]:
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.PROCESSING, lease_owner=holder, lease_until=timezone.now() + dt.timedelta(minutes=5)
+        )
+        assert leases.job_take_over_dead(job_id=job.pk, owner="me") is taken, holder
+    job.refresh_from_db()
+    assert (job.lease_owner, job.attempts) == ("me", 1)
+    assert leases.job_take_over_dead(job_id=job.pk, owner="rival") is False  # "me" names no process here
