@@ -191,7 +191,10 @@ def test_a_cold_starting_server_delays_jobs_instead_of_failing_them(tmp_path):
     with running_stack(tmp_path, engine="vllm", env=env) as stack:
         headers = {"X-API-Key": stack.new_key("cold@example.com")}
         job_id = _submit(stack, headers, mode="ocr", filename="early.png", data=_page_png(), content_type="image/png")
-        time.sleep(3)
+        deadline = time.monotonic() + 120  # the worker says it is waiting for the server (an event, not a sleep)
+        while "cold-starting or unreachable" not in stack.log("worker"):
+            assert time.monotonic() < deadline, stack.log("worker")[-2000:]
+            time.sleep(0.2)
         early = requests.get(f"{stack.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
         assert early["status"] == "pending"
         fake = FakeVllm(port=port, latency=0.01).start()

@@ -62,14 +62,6 @@ def _submit(base: str, key: str, name: str = "p.png") -> str:
     return body["job_id"]
 
 
-def _wait_until_at_engine(fake: FakeVllm, stack, timeout: float = 30) -> None:
-    """Until the worker is inside a page request to the (slow) fake engine."""
-    deadline = time.time() + timeout
-    while fake.stats()["inflight"] == 0:
-        assert time.time() < deadline, stack.log("worker")[-3000:]
-        time.sleep(0.1)
-
-
 def test_quota_is_exact_with_50_concurrent_requests_on_postgres(tmp_path, production_env):
     with running_stack(tmp_path, env=production_env, web_workers=3) as stack:
         email = f"quota-{uuid.uuid4().hex[:6]}@example.com"
@@ -196,7 +188,7 @@ def _database_accepts(postgres_url: str, accept: bool) -> None:
 
 
 def test_a_database_outage_answers_503_and_loses_no_job(tmp_path, production_env, postgres_url):
-    fake = FakeVllm(capacity=8, latency=3.0).start()
+    fake = FakeVllm(capacity=8, latency=0.01).start()
     env = {
         **production_env,
         "VLLM_BASE_URL": fake.base_url,
@@ -209,8 +201,9 @@ def test_a_database_outage_answers_503_and_loses_no_job(tmp_path, production_env
             stack.start("scheduler", processes.scheduler(BIN, schedule_file=str(tmp_path / "beat")))
             email = f"outage-{uuid.uuid4().hex[:6]}@example.com"
             key = stack.new_key(email)
+            fake.hold()  # the page waits at the engine until the database is away
             job_id = _submit(stack.base_url, key, "during-outage.png")
-            _wait_until_at_engine(fake, stack)
+            assert fake.wait_arrived(1, timeout=120), stack.log("worker")[-3000:]
             _database_accepts(postgres_url, False)
             try:
                 headers = {"X-API-Key": key}
@@ -222,7 +215,11 @@ def test_a_database_outage_answers_503_and_loses_no_job(tmp_path, production_env
                                     headers=headers, timeout=30)  # fmt: skip
                 assert ocr.status_code == 503
                 assert ocr.json()["error"]["code"] == "service_unavailable"
-                time.sleep(4)  # the page comes back from the engine while the database is still away
+                fake.release()  # the page comes back from the engine while the database is still away
+                deadline = time.monotonic() + 60
+                while fake.stats()["served"] < 1:
+                    assert time.monotonic() < deadline, fake.stats()
+                    time.sleep(0.1)
             finally:
                 _database_accepts(postgres_url, True)
             deadline = time.time() + 90
