@@ -120,6 +120,18 @@ def _spend(rows, *, units: int, limit: int | None) -> bool:
     return rows.update(used=F("used") + units) == 1
 
 
-def quota_refund(*, user_id: int, month: dt.date, units: int = 1) -> None:
-    """Give back units spent on work that failed through no fault of the input (ext)."""
-    MonthlyUsage.objects.filter(user_id=user_id, month=month, used__gte=units).update(used=F("used") - units)
+def quota_refund(*, user_id: int, month: dt.date, units: int = 1, day: dt.date | None = None) -> None:
+    """Give back `units` requests spent in `month` (its first day, UTC) on work that failed through no fault of the
+    input, from the monthly counter and from the daily counter the usage chart reads.
+
+    `day` is the UTC day the units were spent (a job's `created_at` date); without it, the newest day of that month
+    with enough units is refunded, so the chart's total still equals the month's count. Never goes below zero.
+    """
+    with transaction.atomic(savepoint=False):
+        MonthlyUsage.objects.filter(user_id=user_id, month=month, used__gte=units).update(used=F("used") - units)
+        days = DailyUsage.objects.filter(user_id=user_id, used__gte=units)
+        if day is None:
+            next_month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            day = days.filter(day__gte=month, day__lt=next_month).order_by("-day").values_list("day", flat=True).first()
+        if day is not None:
+            days.filter(day=day).update(used=F("used") - units)

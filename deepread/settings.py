@@ -35,6 +35,7 @@ SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "deepread.urls.csrf_failure"
 # Behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): secure cookies, HSTS and a redirect to https.
 # Off by default so that `make run` works on http://127.0.0.1.
 DEEPREAD_HTTPS = env_bool("DEEPREAD_HTTPS", False)
@@ -119,6 +120,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not shared-cache memory, so tests see SQLite's real locking between threads and processes.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif env_str("DEEPREAD_WEB_SERVER", "") == "asgi" and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Under ASGI each request's sync code runs on a thread of its own, so a persistent connection per thread would
+    # outlive its thread (Django's docs: disable them under ASGI). The web process shares a pool instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DEEPREAD_DB_POOL_SIZE", 20, minimum=1),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -240,7 +250,10 @@ DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jp
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
-DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # e.g. deepseek-ocr, served by the CPU engine
+DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
+# By default `deepseek-ocr` (the name every documented client sends) resolves to whichever engine serves; strict
+# mode accepts only the served model's own name and DEEPREAD_MODEL_ALIASES.
+DEEPREAD_MODEL_STRICT = env_bool("DEEPREAD_MODEL_STRICT", False)
 DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine when a web process starts
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
@@ -254,12 +267,20 @@ DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", 
 DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
 DEEPREAD_URL_FETCH_READ_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_READ_TIMEOUT_S", 15.0)
+# One deadline for the whole fetch (redirects, a server that drips bytes): the read timeout is per read.
+DEEPREAD_URL_FETCH_DEADLINE_S = env_float("DEEPREAD_URL_FETCH_DEADLINE_S", 20.0)
 DEEPREAD_URL_FETCH_MAX_REDIRECTS = env_int("DEEPREAD_URL_FETCH_MAX_REDIRECTS", 3, minimum=0)
 # Threads of the gpu worker: the in-flight bound plus a few that render, store and finish while others wait.
 DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VLLM_MAX_INFLIGHT + 16, minimum=1)
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
+# route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
+# BODY_MIN_RATE bytes received.
+DEEPREAD_MAX_REQUEST_BYTES = max(DEEPREAD_MAX_UPLOAD_BYTES + 1024 * 1024, DEEPREAD_SYNC_MAX_BODY_BYTES)
+DEEPREAD_BODY_TIMEOUT_S = env_float("DEEPREAD_BODY_TIMEOUT_S", 30.0)
+DEEPREAD_BODY_MIN_RATE = env_float("DEEPREAD_BODY_MIN_RATE", 500.0)
 DEEPREAD_MAX_PIXELS = env_int("DEEPREAD_MAX_PIXELS", 60_000_000, minimum=1)
 DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
@@ -278,6 +299,22 @@ DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000,
 DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
 DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 10.0)
+# --- job control (issue 16: ocrjobs/control.py, idempotency.py, webhooks.py, events.py) ---
+DEEPREAD_CANCEL_POLL_S = env_float("DEEPREAD_CANCEL_POLL_S", 0.5)  # how often a worker looks for cancelled jobs
+DEEPREAD_IDEMPOTENCY_TTL_S = env_int("DEEPREAD_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=1)
+DEEPREAD_IDEMPOTENCY_WAIT_S = env_float("DEEPREAD_IDEMPOTENCY_WAIT_S", 60.0)  # a duplicate waits this long
+DEEPREAD_IDEMPOTENCY_LOCK_S = env_int("DEEPREAD_IDEMPOTENCY_LOCK_S", 600, minimum=1)  # a lost first request's hold
+DEEPREAD_WEBHOOK_ALLOW_PRIVATE = env_bool("DEEPREAD_WEBHOOK_ALLOW_PRIVATE", False)
+DEEPREAD_WEBHOOK_TIMEOUT_S = env_float("DEEPREAD_WEBHOOK_TIMEOUT_S", 10.0)
+# Seconds before the 2nd, 3rd, … try: 8 tries over about 27 hours.
+DEEPREAD_WEBHOOK_BACKOFF_S = [
+    float(v) for v in env_list("DEEPREAD_WEBHOOK_BACKOFF_S", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+DEEPREAD_WEBHOOK_SWEEP_S = env_float("DEEPREAD_WEBHOOK_SWEEP_S", 10.0)
+DEEPREAD_RETENTION_SWEEP_S = env_float("DEEPREAD_RETENTION_SWEEP_S", 3600.0)
+DEEPREAD_SSE_POLL_S = env_float("DEEPREAD_SSE_POLL_S", 0.5)
+DEEPREAD_SSE_MAX_S = env_float("DEEPREAD_SSE_MAX_S", 3600.0)  # one ASGI stream, then the client reconnects
+DEEPREAD_SSE_WSGI_MAX_S = env_float("DEEPREAD_SSE_WSGI_MAX_S", 30.0)  # under WSGI a stream holds a thread
 
 # --- DRF ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -312,6 +349,12 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+    "webhooks-sweep": {
+        "task": "ocrjobs.tasks.webhooks_sweep",
+        "schedule": DEEPREAD_WEBHOOK_SWEEP_S,
+        "options": {"expires": DEEPREAD_WEBHOOK_SWEEP_S * 5},
+    },
+    "retention-sweep": {"task": "ocrjobs.tasks.retention_sweep", "schedule": DEEPREAD_RETENTION_SWEEP_S},
 }
 # S3 uploads do not pass through DeepRead: a sweep every few seconds finds them (and the optional bucket
 # notification hook, POST /storage/s3-events with X-DeepRead-Hook-Secret, starts them at once).

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -31,7 +32,7 @@ from ocrjobs.models import JobStatus
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
-STATUSES = ["pending", "processing", "completed", "failed"]
+STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
@@ -133,7 +134,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
-        "query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
@@ -167,7 +168,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     html = ""
     if page:
         base = reverse("job-artifact", args=[job.id, "x"])[:-1]
-        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]))
+        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]), images=base)
     blocks = [
         {**b, "i": i, "w": b["bbox"][2] - b["bbox"][0], "h": b["bbox"][3] - b["bbox"][1]}
         for i, b in enumerate(page["blocks"] if page else [])
@@ -185,6 +186,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "has_tables": bool(result and result.get("tables")),
         "annotated_name": f"page-{number}-annotated.png",
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
+        "current_version": _current_version(request, job),
     }
     if request.htmx:
         if job.is_terminal:  # the job just ended: reload the page to show the result
@@ -193,6 +195,15 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             return response
         return render(request, "ocrjobs/viewer.html#progress", context)
     return render(request, "ocrjobs/viewer.html", context)
+
+
+def _current_version(request: HttpRequest, job) -> int | None:
+    """The custom mode's version now, to offer a re-run when the job ran an older one."""
+    from modes.models import CustomMode
+
+    if job.mode_version is None:
+        return None
+    return CustomMode.objects.filter(owner=request.user, name=job.mode).values_list("version", flat=True).first()
 
 
 @login_required

@@ -8,7 +8,13 @@ import logging
 from typing import Any
 
 from django.db import DatabaseError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +23,11 @@ from accounts.api import QuotaHeadersAPIView
 from deepread.api_errors import RETRY_AFTER_S, database_unavailable
 from deepread.errors import ApplicationError
 from deepread.parsers import CappedJSONParser
-from ocrjobs import sync
+from ocrjobs import idempotency, sync
+from ocrjobs.usage import usage_record
 
 logger = logging.getLogger(__name__)
-FIELDS = {"image", "image_type", "model", "return_image", "mode"}
+FIELDS = {"image", "image_type", "model", "return_image", "mode", "pages"}
 
 
 def error_response(exc: sync.OcrError) -> Response:
@@ -86,7 +93,7 @@ def _validated(data: Any) -> sync.OcrRequest:
         raise sync.OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
     if "image" not in data or data["image"] is None or data["image"] == "":
         raise sync.OcrError(400, "parameter_missing", "The image parameter is required.", "image")
-    expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool}
+    expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool, "pages": str}
     for name, kind in expected.items():
         if name in data and data[name] is not None and not isinstance(data[name], kind):
             raise sync.OcrError(
@@ -101,6 +108,7 @@ def _validated(data: Any) -> sync.OcrRequest:
         model=data.get("model"),
         return_image=bool(data.get("return_image") or False),
         mode=data.get("mode"),
+        pages=data.get("pages") or "",
     )
 
 
@@ -136,6 +144,7 @@ class OcrApi(OpenAIStyleView):
         model = serializers.CharField(required=False)
         return_image = serializers.BooleanField(required=False, default=False)
         mode = serializers.CharField(required=False, help_text="(ext) a mode name; default ocr")
+        pages = serializers.CharField(required=False, help_text="(ext) the pages of a PDF to read, e.g. '1-3,7'")
 
     @extend_schema_serializer(component_name="OcrCompletion")
     class OutputSerializer(serializers.Serializer):
@@ -156,10 +165,29 @@ class OcrApi(OpenAIStyleView):
              "total_tokens": serializers.IntegerField()},
         )  # fmt: skip
 
-    @extend_schema(operation_id="ocr_create", request=InputSerializer, responses={200: OutputSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="ocr_create",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **ERRORS, 409: OpenApiResponse(ERROR), 422: OpenApiResponse(ERROR)},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="(ext) the same key and body within 24 h returns the first response, spending nothing",
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
-        outcome = sync.ocr_sync(user=request.user, req=_validated(request.data))
+        return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
+
+    def _ocr(self, request: Request) -> Response:
+        req = _validated(request.data)
+        outcome = sync.ocr_sync(user=request.user, req=req)
         request.quota_status = outcome.quota
+        usage_record(
+            user=request.user, api_key_id=getattr(request.auth, "pk", None), kind="sync", mode=req.mode or "ocr"
+        )
         return Response(outcome.body)
 
 

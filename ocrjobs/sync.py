@@ -37,6 +37,7 @@ from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
 from inference.documents import InputError, inspect_document, iter_pages
 from inference.registry import get_engine
 from modes.selectors import mode_get
+from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
 
 logger = logging.getLogger(__name__)
@@ -67,12 +68,16 @@ class OcrRequest:
     model: str | None = None
     return_image: bool = False
     mode: str | None = None
+    pages: str = ""  # `1-3,7` (ocrjobs.pages): only these pages are read, and the page cap counts them
 
 
 @dataclass(frozen=True)
 class OcrOutcome:
     body: dict[str, Any]
     quota: QuotaStatus
+
+
+SEED_MODEL = "deepseek-ocr"
 
 
 # --- models -----------------------------------------------------------------------------------------------------
@@ -86,11 +91,19 @@ def served_model() -> str:
 
 
 def model_aliases() -> dict[str, str]:
-    """Other names clients may send for the served model. A vLLM deployment answers to `deepseek-ocr`; a CPU-only
-    one does not claim to be DeepSeek-OCR unless the operator maps the name (DEEPREAD_MODEL_ALIASES)."""
-    aliases = {"deepseek-ocr": settings.VLLM_MODEL} if settings.DEEPREAD_ENGINE == "vllm" else {}
+    """Other names clients may send, each mapped to the served model.
+
+    `deepseek-ocr`, the name every documented client sends, resolves to the engine that serves, whichever it is
+    (the answer's `model` still names what ran), unless DEEPREAD_MODEL_STRICT is set: then a CPU-only server
+    answers only to its own name and to the names the operator lists in DEEPREAD_MODEL_ALIASES.
+    """
+    served = served_model()
+    aliases = {}
+    if settings.DEEPREAD_ENGINE == "vllm" or not settings.DEEPREAD_MODEL_STRICT:
+        aliases[SEED_MODEL] = served
     for alias in settings.DEEPREAD_MODEL_ALIASES:
-        aliases[alias] = served_model()
+        aliases[alias] = served
+    aliases.pop(served, None)
     return aliases
 
 
@@ -186,6 +199,7 @@ def load_image_bytes(req: OcrRequest) -> bytes:
             max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
             connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
             read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
+            deadline_s=settings.DEEPREAD_URL_FETCH_DEADLINE_S,
             max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
             allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
         )
@@ -210,7 +224,8 @@ def _b64decode(payload: str) -> bytes:
 
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
-    model = resolve_model(req.model)
+    """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
+    quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
     try:
         spec = mode_get(user=user, name=req.mode or "ocr")
     except InvalidInput as exc:
@@ -219,17 +234,35 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
         check_mode_servable(spec)
     except ApplicationError as exc:
         raise OcrError(400, "unsupported_capability", exc.message, "mode") from exc
+    try:
+        asked = parse_pages(req.pages)
+    except InvalidInput as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
     data = load_image_bytes(req)
     if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
         raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
     try:
         info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES
+            data,
+            max_pixels=settings.DEEPREAD_MAX_PIXELS,
+            max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES,
         )
     except InputError as exc:
         if exc.kind == "too_large":
             raise OcrError(413, "image_too_large", exc.message, "image") from exc
         raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    try:
+        wanted = select_pages(req.pages, info.page_count)
+    except InputError as exc:
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
+    if len(wanted) > settings.DEEPREAD_SYNC_MAX_PAGES:
+        raise OcrError(
+            413, "image_too_large",
+            f"{len(wanted)} pages asked for; /v1/ocr reads at most {settings.DEEPREAD_SYNC_MAX_PAGES} per call.",
+            "pages",
+        )  # fmt: skip
+    skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
+    model = resolve_model(req.model)
     now = timezone.now()
     try:
         if _engine is None:
@@ -240,14 +273,16 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     except QuotaExceeded as exc:
         raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
     try:
-        body = _run(engine, spec, data, info, model=model, return_image=req.return_image)
+        body = _run(engine, spec, data, info, model=model, return_image=req.return_image, skip=skip)
     except BaseException:
         quota_refund(user_id=user.pk, month=month_start(now))
         raise
     return OcrOutcome(body=body, quota=quota)
 
 
-def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool) -> dict[str, Any]:
+def _run(
+    engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool, skip: frozenset[int]
+) -> dict[str, Any]:
     slots = _slot()
     if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
         raise OcrError(
@@ -255,7 +290,10 @@ def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, retur
         )
     try:
         texts, usage, finish, annotated = [], Usage(), "stop", None
-        for page in iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS):
+        pages = iter_pages(
+            data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+        )
+        for page in pages:
             try:
                 result = engine.recognize(page.image, spec, source=page.source)
             except InputUnreadable as exc:

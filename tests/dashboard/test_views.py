@@ -321,3 +321,15 @@ def test_page_image_is_the_upload_itself_for_a_png(client, me):
     response = client.get(f"/jobs/{job.id}/pages/1.png")
     assert response.content == png_bytes(["Hello"])
     assert default_storage.exists(job.upload_key)
+
+
+def test_the_pager_keeps_a_filter_with_reserved_characters(client, me):
+    for n in range(26):  # one more than a page
+        services.job_create(user=me, mode="ocr", filename=f"a+b {n}.png", content_type="image/png",
+                            base_url="http://t/")  # fmt: skip
+    services.job_create(user=me, mode="ocr", filename="ab other.png", content_type="image/png", base_url="http://t/")
+    first = client.get("/jobs/", {"filename": "a+b"}).content.decode()
+    assert "filename=a%2Bb&amp;page=2" in first
+    second = client.get("/jobs/?filename=a%2Bb&page=2").content.decode()
+    assert "a+b 0.png" in second
+    assert "ab other.png" not in second

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ocrjobs', '0002_job_owner_status_index'),
+        ('ocrjobs', '0003_job_control'),
     ]
 
     operations = [
