@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import task_prerun, worker_ready, worker_shutting_down
 from django.conf import settings
 
 from ocrjobs import leases
@@ -43,10 +43,17 @@ def _child_pids(pid: int) -> list[int]:
     return children
 
 
-@worker_process_init.connect
+def _on_stop_signal(*_: object) -> None:
+    leases.request_stop()
+
+
+@task_prerun.connect
 def _listen_for_stop(**_: object) -> None:
-    """In a prefork child: SIGUSR2 from the main process begins the clean stop."""
-    signal.signal(STOP_SIGNAL, lambda *_: leases.request_stop())
+    """In a prefork child, before its task: SIGUSR2 from the main process begins the clean stop. Installed here,
+    not at `worker_process_init`, because billiard resets the child's signals after that hook (SIGUSR2 would end
+    the child at once); a child that has not run a task yet has nothing to hand back."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(STOP_SIGNAL) is not _on_stop_signal:
+        signal.signal(STOP_SIGNAL, _on_stop_signal)
 
 
 @worker_shutting_down.connect

@@ -52,3 +52,37 @@ def test_prefork_worker_killed_mid_page(prefork_stack, fake, victim, pages):
 @pytest.mark.parametrize("pages", [1, 3])
 def test_thread_pool_worker_killed_mid_page(threads_stack, fake, pages):
     kill_mid_page_and_recover(threads_stack, fake, victim="main", pages=pages, pool="threads")
+
+
+def test_a_clean_stop_hands_the_running_job_back_at_once(prefork_stack, fake):
+    """SIGTERM (Ctrl-C of `make run`, systemd's stop) while a page is at the engine: the job is back in the queue
+    before that page even finishes, the page is kept when it does, and the next worker completes the job without
+    recognising it again; the claim is not counted as an interruption."""
+    import os
+    import signal
+    import time
+
+    from tests.worker_death import query, submit
+
+    stack = prefork_stack
+    key = stack.new_key(f"stop-{time.monotonic_ns()}@example.com")
+    fake.reset()
+    fake.hold()
+    job_id = submit(stack, key, pages=1)
+    assert fake.wait_arrived(1, timeout=120), stack.log("worker")[-3000:]
+    worker = stack.procs["worker"]
+    os.kill(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60  # bounds a hang only: the hand-back does not wait for the page
+    while query(stack, f"from ocrjobs.models import Job; print(Job.objects.get(pk={job_id!r}).status)") != "queued":
+        assert time.monotonic() < deadline, stack.log("worker")[-3000:]
+        time.sleep(0.2)
+    assert fake.stats()["served"] == 0  # the page was still at the engine when the job went back
+    fake.release()
+    assert worker.wait(timeout=120) == 0, stack.log("worker")[-3000:]  # a warm shutdown, not a kill
+    stack.start("worker", processes.worker(BIN, engine="vllm", concurrency=1, pool="prefork"))
+    body = stack.wait_result({"X-API-Key": key}, job_id, timeout=120)
+    assert body["status"] == "completed", body
+    assert fake.stats()["arrived"] == 1  # recognised once: the page stored during the stop was kept
+    rows = query(stack, f"from ocrjobs.models import Job, JobPage; j = Job.objects.get(pk={job_id!r}); "
+                        "print(j.attempts, JobPage.objects.filter(job=j).count())")  # fmt: skip
+    assert rows == "1 1"
