@@ -29,6 +29,7 @@ from modes.selectors import mode_list
 from ocrjobs import selectors, services
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
+from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
@@ -262,6 +263,11 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
             filename=job.filename or "upload",
             content_type=job.content_type or "application/octet-stream",
         )
+    if kind in FORMATS:  # the searchable PDF and hOCR, drawn once and stored beside the result
+        if job.status != JobStatus.COMPLETED:
+            raise Http404("No result yet.")
+        key, name, content_type = output_prepare(job=job, output_format=kind)
+        return FileResponse(default_storage.open(key), as_attachment=True, filename=name, content_type=content_type)
     result = selectors.job_result_document(job=job)
     if result is None:
         raise Http404("No result yet.")

@@ -51,6 +51,7 @@ from ocrjobs.filenames import (
 from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
+from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
@@ -126,11 +127,13 @@ def job_create(
     pages: str | None = None,
     callback_url: str | None = None,
     api_key_id: int | None = None,
+    force_ocr: bool = False,
 ) -> UploadTicket:
     """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
 
     `pages` (`1-3,7`, ocrjobs.pages) limits the pages recognised; `callback_url` gets this job's webhook events
-    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent."""
+    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent. `force_ocr` sends
+    every page to the engine even where a text layer or an earlier result could answer it (ocrjobs.shortcuts)."""
     from ocrjobs.pages import normalize_pages
     from ocrjobs.usage import usage_record
     from ocrjobs.webhooks import callback_url_check
@@ -161,6 +164,7 @@ def job_create(
             callback_url=callback_url,
             mode_version=spec.version,
             api_key_id=api_key_id,
+            force_ocr=force_ocr,
         )
         job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
         usage_record(user=user, api_key_id=api_key_id, kind="job", mode=spec.name, now=now)
@@ -309,6 +313,11 @@ def engine_options() -> dict[str, object]:
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
+    return vllm_engine_options()
+
+
+def vllm_engine_options() -> dict[str, object]:
+    """The vLLM engine's options from the settings, whichever engine this process runs."""
     return {
         "base_urls": tuple(settings.VLLM_BASE_URLS),
         "model": settings.VLLM_MODEL,
@@ -321,6 +330,7 @@ def engine_options() -> dict[str, object]:
         "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
         "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
         "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+        "cpu_fallback": settings.DEEPREAD_LADDER_CPU,
     }
 
 
@@ -405,6 +415,8 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         job.page_count = len(wanted)
         todo = [n for n in wanted if n not in done]
         done = done | frozenset(range(1, info.page_count + 1)).difference(wanted)
+        if todo and _reuse_whole(job=job, data=data):  # an identical re-upload: every page from the earlier result
+            return job_complete(job=job)
         if not todo:
             return job_complete(job=job)
         if pages_fan_out() and len(todo) > 1:
@@ -425,7 +437,7 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
             if not lease.held:
                 logger.info("Job %s: lease given up at page %d; stopping here", job.pk, page.number)
                 return None
-            if _page_recognize_store(job=job, page=page, engine=engine):
+            if _page_recognize_store(job=job, page=page, engine=engine, data=data, info=info):
                 return job_complete(job=job)
         return job
     return guard.failed
@@ -446,20 +458,33 @@ def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
             return None
         data, info = _read_upload(job)
         image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-        if _page_recognize_store(job=job, page=image, engine=_engine()):
+        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info):
             return job_complete(job=job)
         return job
     return guard.failed
 
 
-def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
-    spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+def _page_recognize_store(
+    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None
+) -> bool:
     cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
-    result = engine.recognize(page.image, spec, source=page.source)
-    document = result.as_dict(page.number)
-    document["model"] = engine.model_name
-    _store_figures(job=job, page=page, document=document, blocks=result.blocks)
-    return job_page_store(job_id=job.pk, number=page.number, result=document)
+    document, reuse_key = page_shortcut(job=job, page=page, model=engine.model_name, data=data, info=info)
+    if document is None:
+        spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+        result = engine.recognize(page.image, spec, source=page.source)
+        document = result.as_dict(page.number)
+        document["model"] = engine.model_name
+        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+    return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+
+
+def _reuse_whole(*, job: Job, data: bytes) -> bool:
+    """Store every page of an identical earlier upload's result for this job; True when it did."""
+    pages = job_reuse_whole(job=job, data=data, model=_engine().model_name)
+    last = False
+    for number, document, reuse_key in pages:
+        last = job_page_store(job_id=job.pk, number=number, result=document, reuse_key=reuse_key) or last
+    return bool(pages) and last
 
 
 def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
@@ -477,7 +502,7 @@ def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -
         document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
 
 
-def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> bool:
+def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
     """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
@@ -489,7 +514,9 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> boo
         job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
         if job.status not in (JobStatus.PROCESSING, JobStatus.QUEUED):
             return False
-        _, created = JobPage.objects.get_or_create(job_id=job.pk, page=number, defaults={"result": result})
+        _, created = JobPage.objects.get_or_create(
+            job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}
+        )
         if not created:
             return False
         done = JobPage.objects.filter(job_id=job.pk).count()

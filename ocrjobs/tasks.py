@@ -41,6 +41,8 @@ def _wait_for_vllm(**_: object) -> None:
             "Starting without a ready DeepSeek-OCR server after %.0f s; pages will be retried until it answers.",
             settings.DEEPREAD_VLLM_WAIT_S,
         )
+    elif settings.DEEPREAD_VLLM_GUARD_CHECK:
+        engine.check_guard()  # a bad server is logged for the operator, and gets no page until it is fixed
 
 
 def _retry_delay(retries: int) -> float:

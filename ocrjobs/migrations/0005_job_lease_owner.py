@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ocrjobs', '0003_job_control'),
+        ('ocrjobs', '0004_page_shortcuts'),
     ]
 
     operations = [
