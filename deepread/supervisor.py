@@ -73,11 +73,15 @@ class Supervisor:
         self.say(f"{child.name} (pid {child.proc.pid}) {how} after {ran:.1f} s; restarting in {delay:.1f} s")
         child.proc, child.restart_at = None, now + delay
 
+    def install_signals(self) -> None:
+        """SIGINT (Ctrl-C) and SIGTERM stop the supervisor cleanly from now on (call it before saying "started")."""
+        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGTERM, self.stop)
+
     def run(self, *, install_signals: bool = True) -> int:
         """Supervise until stopped; returns 0 (the processes' own exits are restarts, not failures)."""
         if install_signals:
-            signal.signal(signal.SIGINT, self.stop)
-            signal.signal(signal.SIGTERM, self.stop)
+            self.install_signals()
         for child in self.children.values():
             self._start(child)
         while not self.stopping:

@@ -28,12 +28,14 @@ def main() -> int:
         ),
         "scheduler": processes.scheduler(BIN),
     }
+    supervisor = Supervisor(commands, stop_timeout_s=float(os.environ.get("DEEPREAD_STOP_TIMEOUT_S", "15")))
+    supervisor.install_signals()
     print(
         f"\nDeepRead is starting on http://{host}:{port}/ (web, worker, scheduler). A process that dies is restarted; "
         "Ctrl-C stops them all (running jobs are handed back to the queue).\n",
         flush=True,
     )
-    code = Supervisor(commands, stop_timeout_s=float(os.environ.get("DEEPREAD_STOP_TIMEOUT_S", "15"))).run()
+    code = supervisor.run()
     print("DeepRead stopped.")
     return code
 
