@@ -153,6 +153,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 DEEPREAD_PREVIEWS_PER_MINUTE = env_int("DEEPREAD_PREVIEWS_PER_MINUTE", 20, minimum=1)  # mode previews per account
+DEEPREAD_ACCOUNT_MAILS_PER_HOUR = env_int("DEEPREAD_ACCOUNT_MAILS_PER_HOUR", 5, minimum=1)  # per address
 PASSWORD_RESET_TIMEOUT = env_int("DEEPREAD_PASSWORD_RESET_TIMEOUT_S", 3 * 3600, minimum=60)
 
 # Log-in throttling (django-axes): an e-mail address from one client address is locked for a cool-down after
@@ -410,6 +411,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ocrjobs.control_apis.events_schema_hook",
+    ],
 }
 
 LOGGING = {

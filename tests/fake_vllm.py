@@ -328,18 +328,21 @@ class FakeVllm:
                 self.max_inflight = max(self.max_inflight, self.inflight)
                 if self.first_start is None:
                     self.first_start = time.time()
+            gone = False
             try:
                 end = time.monotonic() + self.latency
                 while (left := end - time.monotonic()) > 0:
                     time.sleep(min(left, 0.02))
                     if closed():
-                        with self._lock:
-                            self.aborted += 1
+                        gone = True
                         raise ClientGone
             finally:
                 with self._lock:
                     self.inflight -= 1
-                    self.served += 1
+                    if gone:
+                        self.aborted += 1
+                    else:
+                        self.served += 1
                     self.last_end = time.time()
 
     def answer(
