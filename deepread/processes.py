@@ -33,6 +33,9 @@ def web(bin_dir: Path | str, *, bind: str, workers: int = 2, threads: int = 4, a
         str(threads),
         "--logger-class",
         "deepread.gunicorn_logging.RedactingLogger",
+        # gunicorn's control socket defaults to one per-user path ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl):
+        # a second instance of the same user would take over the first's. DeepRead does not use it.
+        "--no-control-socket",
     ]
     return [*command, "--access-logfile", "-"] if access_log else command
 
