@@ -7,6 +7,9 @@
 - The caps: the signed upload routes (`/storage/upload…`) and the mode preview's sample keep the upload limit
   (DEEPREAD_MAX_UPLOAD_BYTES, plus room for the form fields); `/v1/ocr` keeps its own documented cap
   (DEEPREAD_SYNC_MAX_BODY_BYTES); every other route gets DEEPREAD_MAX_REQUEST_BODY_BYTES (1 MiB).
+- Under the ASGI server (`deepread.webserver`) Django reads a whole body before any middleware runs, so the same
+  per-route caps are applied in front of it by `deepread.asgi_guard` (`body_cap` below); this middleware is the
+  check under WSGI and a second one under ASGI.
 - The 413 is in the route's own format: `{"detail"}` under `/api/` and `/storage/`, OpenAI's `{"error"}` under
   `/v1/`, a short HTML page for the dashboard.
 """
@@ -25,12 +28,14 @@ CHUNK = 64 * 1024
 
 
 def body_cap(path: str) -> int:
-    """The largest body, in bytes, that `path` accepts."""
+    """The largest body, in bytes, that `path` accepts (also the ASGI body guard's cap, `deepread/asgi.py`)."""
     if path.startswith("/storage/upload") or path == "/modes/preview":
-        return settings.DEEPREAD_MAX_UPLOAD_BYTES + FORM_ROOM
-    if path == "/v1/ocr":
-        return settings.DEEPREAD_SYNC_MAX_BODY_BYTES
-    return settings.DEEPREAD_MAX_REQUEST_BODY_BYTES
+        cap = settings.DEEPREAD_MAX_UPLOAD_BYTES + FORM_ROOM
+    elif path == "/v1/ocr":
+        cap = settings.DEEPREAD_SYNC_MAX_BODY_BYTES
+    else:
+        cap = settings.DEEPREAD_MAX_REQUEST_BODY_BYTES
+    return min(cap, getattr(settings, "DEEPREAD_MAX_REQUEST_BYTES", cap))
 
 
 def too_large(request: HttpRequest, cap: int) -> HttpResponse:

@@ -6,10 +6,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from accounts.auth import LoginForm
+from accounts.passwords import RulesPasswordChangeForm, RulesSetPasswordForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import dashboard, openai_apis
+from ocrjobs import control_apis, control_dashboard, dashboard, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -18,6 +20,22 @@ api_v1 = [
     path("processing-jobs", job_apis.ProcessingJobListApi.as_view(), name="processing-jobs"),
     path("download/signed-url", job_apis.DownloadSignedUrlApi.as_view(), name="download-signed-url"),
     path("results/<str:job_id>", job_apis.ResultApi.as_view(), name="results"),
+    path("jobs/<str:job_id>", control_apis.JobDetailApi.as_view(), name="job"),
+    path("jobs/<str:job_id>/cancel", control_apis.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<str:job_id>/retry", control_apis.JobRetryApi.as_view(), name="job-retry"),
+    path("jobs/<uuid:job_id>/events", control_apis.job_events, name="job-events"),
+    path("usage", control_apis.UsageApi.as_view(), name="usage-api"),
+    path("settings", control_apis.SettingsApi.as_view(), name="settings-api"),
+    path("webhooks", control_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
+    path("webhooks/callback-secret", control_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
+    path("webhooks/deliveries", control_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path(
+        "webhooks/deliveries/<str:delivery_id>/redeliver",
+        control_apis.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
+    path("webhooks/<str:endpoint_id>", control_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
+    path("ocr-modes/<str:name>/versions", control_apis.ModeVersionListApi.as_view(), name="ocr-mode-versions"),
 ]
 
 storage = [
@@ -34,10 +52,35 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include(storage)),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/signup/sent/", account_views.signup_sent, name="signup-sent"),
+    path("accounts/confirm/<uidb64>/<token>/", account_views.signup_confirm, name="signup-confirm"),
+    path(
+        "accounts/password/reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            subject_template_name="registration/password_reset_subject.txt",
+        ),
+        name="password_reset",
+    ),
+    path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=RulesSetPasswordForm),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(form_class=RulesPasswordChangeForm),
+        name="password_change",
+    ),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("welcome/", account_views.welcome, name="welcome"),
     path("keys/", account_views.keys, name="keys"),
@@ -52,6 +95,19 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
     path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
     path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),
+    path("jobs/<uuid:job_id>/cancel", control_dashboard.job_cancel, name="job-cancel-page"),
+    path("jobs/<uuid:job_id>/delete", control_dashboard.job_delete, name="job-delete-page"),
+    path("jobs/<uuid:job_id>/rerun", control_dashboard.job_rerun, name="job-rerun-page"),
+    path("webhooks/", control_dashboard.webhooks_page, name="webhooks-page"),
+    path("webhooks/new", control_dashboard.webhook_create, name="webhook-create"),
+    path("webhooks/<int:endpoint_id>/delete", control_dashboard.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/redeliver",
+        control_dashboard.webhook_redeliver,
+        name="webhook-redeliver-page",
+    ),
+    path("webhooks/callback-secret", control_dashboard.callback_secret, name="webhooks-callback-secret-page"),
+    path("settings/retention", control_dashboard.retention, name="settings-retention"),
     path("modes/", mode_views.modes, name="modes"),
     path("modes/new", mode_views.mode_create, name="mode-create"),
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),

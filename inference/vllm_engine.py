@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from inference import deepseek_output
+from inference import cancel, deepseek_output
 from inference.base import (
     EngineError,
     EngineUnavailable,
@@ -161,9 +161,14 @@ class VllmEngine:
         self.max_inflight = max_inflight
         self._slots = threading.BoundedSemaphore(max_inflight)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        limits = httpx.Limits(max_connections=max_inflight + 8, max_keepalive_connections=max_inflight + 8)
+        transport = httpx.HTTPTransport(limits=limits)
+        # Connections a cancelled job is waiting on are shut down (inference/cancel.py): vLLM aborts a request whose
+        # connection closes. httpx has no public hook for httpcore's network backend, so it is set on the pool.
+        transport._pool._network_backend = cancel.CancellableBackend()
         self._client = httpx.Client(
             timeout=httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=read_timeout_s),
-            limits=httpx.Limits(max_connections=max_inflight + 8, max_keepalive_connections=max_inflight + 8),
+            transport=transport,
             headers=headers,
         )
 
@@ -213,13 +218,18 @@ class VllmEngine:
     def _post_with_retries(self, body: dict[str, Any]) -> Completion:
         last = ""
         for attempt in range(self.retries + 1):
+            cancel.check()
             if attempt:
                 delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+                cancel.check()
             replica = self.pool.acquire()
             ok = False
             try:
                 response = self._client.post(f"{replica.base_url}/chat/completions", json=body)
+            except cancel.Cancelled:
+                ok = True  # the replica is healthy; the job no longer wants the answer
+                raise
             except httpx.TransportError as exc:
                 last = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
                 logger.warning(

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
 from deepread.parsers import CappedJSONParser
-from ocrjobs import selectors, services
+from ocrjobs import idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
 from ocrjobs.storage import presign_download
 
@@ -47,6 +47,10 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
     class InputSerializer(serializers.Serializer):
         filename = StrictCharField(required=False, allow_blank=True, max_length=1000)
         content_type = StrictCharField(required=False, allow_blank=True, max_length=200)
+        pages = StrictCharField(required=False, allow_blank=True, max_length=200, help_text="(ext) e.g. '1-3,7'")
+        callback_url = StrictCharField(
+            required=False, allow_blank=True, max_length=2000, help_text="(ext) this job's webhook URL"
+        )
 
     @extend_schema_serializer(component_name="UploadTicket")
     class OutputSerializer(serializers.Serializer):
@@ -60,11 +64,24 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
 
     @extend_schema(
         operation_id="upload_signed_url_create",
-        parameters=[OpenApiParameter("mode", str, description="a mode name; the account's default if absent")],
+        parameters=[
+            OpenApiParameter("mode", str, description="a mode name; the account's default if absent"),
+            OpenApiParameter("pages", str, description="(ext) the pages to recognise, e.g. 1-3,7; all if absent"),
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="(ext) the same key and request within 24 h returns the first response; another "
+                "request with the key is a 422",
+            ),
+        ],
         request=InputSerializer,
-        responses={200: OutputSerializer, **ERRORS},
+        responses={200: OutputSerializer, **ERRORS, 409: ErrorSerializer, 422: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
+        return idempotency.run(request, endpoint="upload", handler=lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
         if not isinstance(request.data, dict | QueryDict):
             return Response({"detail": "The body must be a JSON object."}, status=400)
         data = self.InputSerializer(data=request.data)
@@ -75,6 +92,9 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
             filename=data.validated_data.get("filename") or None,
             content_type=data.validated_data.get("content_type") or None,
             base_url=_base_url(request),
+            pages=request.query_params.get("pages") or data.validated_data.get("pages") or None,
+            callback_url=data.validated_data.get("callback_url") or None,
+            api_key_id=getattr(request.auth, "pk", None),
         )
         request.quota_status = ticket.quota
         return Response(

@@ -32,7 +32,7 @@ from ocrjobs.models import JobStatus
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
-STATUSES = ["pending", "processing", "completed", "failed"]
+STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
@@ -186,6 +186,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "has_tables": bool(result and result.get("tables")),
         "annotated_name": f"page-{number}-annotated.png",
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
+        "current_version": _current_version(request, job),
     }
     if request.htmx:
         if job.is_terminal:  # the job just ended: reload the page to show the result
@@ -194,6 +195,15 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             return response
         return render(request, "ocrjobs/viewer.html#progress", context)
     return render(request, "ocrjobs/viewer.html", context)
+
+
+def _current_version(request: HttpRequest, job) -> int | None:
+    """The custom mode's version now, to offer a re-run when the job ran an older one."""
+    from modes.models import CustomMode
+
+    if job.mode_version is None:
+        return None
+    return CustomMode.objects.filter(owner=request.user, name=job.mode).values_list("version", flat=True).first()
 
 
 @login_required

@@ -20,7 +20,7 @@ PUBLIC_STATUS = {
     JobStatus.PROCESSING: "processing",
     JobStatus.COMPLETED: "completed",
     JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "failed",
+    JobStatus.CANCELLED: "cancelled",
 }
 
 
@@ -47,6 +47,17 @@ class Job(models.Model):
     result_key = models.CharField(max_length=600, blank=True, default="")
     model = models.CharField(max_length=100, blank=True, default="")
     error = models.TextField(blank=True, default="")
+
+    # Job control (ocrjobs/control.py): the pages asked for (`1-3,7`, empty for all), the job this one retries,
+    # a per-job webhook URL, the custom mode's version, the API key that asked, the last status notified.
+    page_range = models.CharField(max_length=200, blank=True, default="")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    callback_url = models.URLField(max_length=2000, blank=True, default="")
+    mode_version = models.PositiveIntegerField(null=True, blank=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    notified_status = models.CharField(max_length=16, blank=True, default="")
 
     usage_month = models.DateField()
     refunded = models.BooleanField(default=False)
@@ -118,3 +129,23 @@ class JobPage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} p{self.page}"
+
+
+from ocrjobs.control_models import (  # noqa: E402  (the job-control models live beside, registered with this app)
+    AccountJobSettings,
+    IdempotencyRecord,
+    UsageRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "AccountJobSettings",
+    "IdempotencyRecord",
+    "Job",
+    "JobPage",
+    "JobStatus",
+    "UsageRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -24,6 +24,7 @@ from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund
 from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
+from inference import cancel
 from inference.annotate import annotate_png
 from inference.base import EngineError, ModeSpec, Usage
 from inference.deepseek_output import image_placeholder
@@ -48,6 +49,7 @@ from ocrjobs.filenames import (
     upload_key_prefix,
 )
 from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.pages import select_pages
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
@@ -120,11 +122,23 @@ def job_create(
     filename: str | None = None,
     content_type: str | None = None,
     base_url: str,
+    pages: str | None = None,
+    callback_url: str | None = None,
+    api_key_id: int | None = None,
 ) -> UploadTicket:
-    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota."""
+    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
+
+    `pages` (`1-3,7`, ocrjobs.pages) limits the pages recognised; `callback_url` gets this job's webhook events
+    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent."""
+    from ocrjobs.pages import normalize_pages
+    from ocrjobs.usage import usage_record
+    from ocrjobs.webhooks import callback_url_check
+
     content_type = _check_content_type(content_type)
     spec = mode_get(user=user, name=mode)
     check_mode_servable(spec)
+    pages = normalize_pages(pages)
+    callback_url = callback_url_check(user=user, url=callback_url) if callback_url else ""
     name = safe_filename(filename) if filename else ""
     job_id = uuid.uuid4()
     prefix = upload_key_prefix(account_id=user.pk, job_id=str(job_id))
@@ -142,8 +156,13 @@ def job_create(
             content_type=content_type,
             upload_key=key,
             usage_month=month_start(now),
+            page_range=pages,
+            callback_url=callback_url,
+            mode_version=spec.version,
+            api_key_id=api_key_id,
         )
         job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
+        usage_record(user=user, api_key_id=api_key_id, kind="job", mode=spec.name, now=now)
     ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
     urls = presign_upload(
         job_id=str(job.id),
@@ -373,9 +392,11 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         data, info = _read_upload(job)
         _ensure_output_key(job=job)
         done = frozenset(JobPage.objects.filter(job=job).values_list("page", flat=True))
-        Job.objects.filter(pk=job.pk).update(page_count=info.page_count, pages_done=len(done))
-        job.page_count = info.page_count
-        todo = [n for n in range(1, info.page_count + 1) if n not in done]
+        wanted = select_pages(job.page_range, info.page_count)  # the pages asked for count, not the document's
+        Job.objects.filter(pk=job.pk).update(page_count=len(wanted), pages_done=len(done))
+        job.page_count = len(wanted)
+        todo = [n for n in wanted if n not in done]
+        done = done | frozenset(range(1, info.page_count + 1)).difference(wanted)
         if not todo:
             return job_complete(job=job)
         if pages_fan_out() and len(todo) > 1:
@@ -415,6 +436,7 @@ def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
 
 def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
     spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+    cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
     result = engine.recognize(page.image, spec, source=page.source)
     document = result.as_dict(page.number)
     document["model"] = engine.model_name
@@ -457,6 +479,9 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> boo
             lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
             updated_at=now,
         )
+    from ocrjobs.events import page_stored
+
+    page_stored(job_id=job.pk, page=number)
     return done >= (job.page_count or 0)
 
 
@@ -552,11 +577,11 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
     the page artifacts stored so far are deleted and the reserved result name is released."""
     now = timezone.now()
     with transaction.atomic():
-        reserved = (
-            Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).values_list("owner_id", "output_key")
-        )
+        # A completed job stays completed, and a cancelled one cancelled (its pages may still be finishing).
+        ended = (JobStatus.COMPLETED, JobStatus.CANCELLED)
+        reserved = Job.objects.filter(pk=job_id).exclude(status__in=ended).values_list("owner_id", "output_key")
         reserved = reserved.first()
-        Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).update(
+        Job.objects.filter(pk=job_id).exclude(status__in=ended).update(
             status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now, output_key=None
         )
         job = Job.objects.get(pk=job_id)

@@ -18,7 +18,9 @@ Triggers drawn into the image (top-left 8×8 pixels):
 Capacity model: at most `capacity` requests are served at once, each taking `latency` seconds; the rest wait. It
 counts the most requests it ever served at once. Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
 answers the next requests with those statuses; a status of `HANG` (0) holds the request `hang_s` seconds first, past
-a client's read timeout, then answers 504. `GET /_fake/stats`, `GET /_fake/requests`, `POST /_fake/reset`.
+a client's read timeout, then answers 504. A client that closes its connection while its request is being served is
+noticed (as vLLM notices it and aborts the request) and counted in `aborted`.
+`GET /_fake/stats`, `GET /_fake/requests`, `POST /_fake/reset`.
 
 Run alone: `python -m tests.fake_vllm --port 8001 --capacity 64 --latency 4` (prints `LISTENING <port>`).
 """
@@ -32,6 +34,8 @@ import contextlib
 import io
 import json
 import math
+import select
+import socket
 import threading
 import time
 import uuid
@@ -164,6 +168,7 @@ class FakeVllm:
             self.max_inflight = 0
             self.served = 0
             self.received = 0
+            self.aborted = 0
             self.first_start: float | None = None
             self.last_end: float | None = None
             self.requests.clear()
@@ -176,6 +181,7 @@ class FakeVllm:
                 "max_inflight": self.max_inflight,
                 "served": self.served,
                 "received": self.received,
+                "aborted": self.aborted,
                 "first_start": self.first_start,
                 "last_end": self.last_end,
                 "capacity": self.capacity,
@@ -192,7 +198,7 @@ class FakeVllm:
         self.httpd.server_close()
 
     # --- the model ----------------------------------------------------------------------------------------------
-    def chat(self, body: Any) -> dict[str, Any]:
+    def chat(self, body: Any, closed=lambda: False) -> dict[str, Any]:
         with self._lock:
             self.received += 1
             self.requests.append(body)
@@ -213,7 +219,7 @@ class FakeVllm:
                 param="max_tokens",
             )
         content, finish = self.answer(prompt, image, max_tokens)
-        self._serve_slot()
+        self._serve_slot(closed)
         completion_tokens = min(max_tokens, text_tokens(content))
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -238,8 +244,9 @@ class FakeVllm:
             "prompt_logprobs": None,
         }
 
-    def _serve_slot(self) -> None:
-        """The capacity model: wait for one of `capacity` slots, then take `latency` seconds."""
+    def _serve_slot(self, closed=lambda: False) -> None:
+        """The capacity model: wait for one of `capacity` slots, then take `latency` seconds; a client that
+        closes its connection meanwhile aborts the request (ClientGone), as vLLM does."""
         with self._slots:
             with self._lock:
                 self.inflight += 1
@@ -247,7 +254,13 @@ class FakeVllm:
                 if self.first_start is None:
                     self.first_start = time.time()
             try:
-                time.sleep(self.latency)
+                end = time.monotonic() + self.latency
+                while (left := end - time.monotonic()) > 0:
+                    time.sleep(min(left, 0.02))
+                    if closed():
+                        with self._lock:
+                            self.aborted += 1
+                        raise ClientGone
             finally:
                 with self._lock:
                     self.inflight -= 1
@@ -345,6 +358,19 @@ class FakeVllm:
             raise RequestError(400, "`whitelist_token_ids` has to be a list of token ids.", param="vllm_xargs")
 
 
+class ClientGone(Exception):
+    """The client closed the connection while its request was being served."""
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """True once the other end has closed (a readable socket with nothing to read, or a reset)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_fake: FakeVllm
     protocol_version = "HTTP/1.1"
@@ -407,7 +433,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._body()
             if self.path == "/v1/chat/completions":
-                self._send(200, fake.chat(body))
+                try:
+                    answer = fake.chat(body, closed=lambda: _peer_closed(self.connection))
+                except ClientGone:
+                    self.close_connection = True
+                    return
+                self._send(200, answer)
             elif self.path == "/_fake/faults":
                 fake.faults.extend(int(s) for s in body.get("statuses", []))
                 self._send(200, {"queued": len(fake.faults)})

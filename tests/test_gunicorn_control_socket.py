@@ -1,11 +1,12 @@
-"""gunicorn's control socket (issue 11 item 6): by default it sits at one per-user path, so a second instance
-takes over the first's. Every gunicorn DeepRead starts (`make run`, systemd, compose) runs without it."""
+"""gunicorn's control socket (issue 11 item 6): by default it sits at one per-user path, so a second instance of
+the same user takes over the first's. The web server is uvicorn now (`deepread.webserver`); any gunicorn that a
+command line of DeepRead's starts (`make run`, systemd, compose, the Dockerfile) must pass `--no-control-socket`,
+and a running web process opens no control socket."""
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -20,25 +21,28 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _gunicorn_lines() -> dict[str, list[str]]:
-    compose = (ROOT / "deploy/compose.yaml").read_text()
-    unit = (ROOT / "deploy/systemd/deepread-web.service").read_text()
-    command = re.search(r"(gunicorn deepread\.wsgi[^\"\n]*)", compose).group(1)
-    exec_start = re.search(r"^ExecStart=(.*gunicorn .*)$", unit, re.MULTILINE).group(1)
-    return {
-        "make run": processes.web(BIN, bind="127.0.0.1:8000"),
-        "compose": shlex.split(command),
-        "systemd": shlex.split(exec_start),
+def _command_lines() -> dict[str, str]:
+    files = [*ROOT.glob("deploy/**/*"), ROOT / "Makefile", ROOT / "scripts/run.py", ROOT / "deepread/processes.py"]
+    lines = {
+        f"{path.relative_to(ROOT)}:{number}": line
+        for path in files
+        if path.is_file()
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
     }
+    lines["processes.web"] = " ".join(processes.web(BIN, bind="127.0.0.1:8000"))
+    return lines
 
 
-def test_every_gunicorn_command_line_turns_the_control_socket_off():
-    for where, argv in _gunicorn_lines().items():
-        assert "--no-control-socket" in argv, where
+def test_no_command_line_starts_gunicorn_with_its_shared_control_socket():
+    starts = {where: line for where, line in _command_lines().items() if re.search(r"gunicorn\s+deepread\.", line)}
+    for where, line in starts.items():
+        assert "--no-control-socket" in line, where
+    web = processes.web(BIN, bind="127.0.0.1:8000")
+    assert "gunicorn" not in Path(web[0]).name or "--no-control-socket" in web
 
 
 def test_a_running_web_process_opens_no_control_socket(tmp_path):
-    """The real command line of `make run`, with its own HOME and XDG_RUNTIME_DIR: no gunicorn.ctl appears."""
+    """The real command line of `make run`, with its own HOME and XDG_RUNTIME_DIR: no *.ctl appears."""
     home, runtime, var = tmp_path / "home", tmp_path / "run", tmp_path / "var"
     for path in (home, runtime, var):
         path.mkdir()
@@ -52,19 +56,19 @@ def test_a_running_web_process_opens_no_control_socket(tmp_path):
         "CELERY_BROKER_URL": "memory://",
         "DJANGO_SETTINGS_MODULE": "deepread.settings",
     }
-    command = processes.web(BIN, bind=f"127.0.0.1:{port}", workers=1, threads=2, access_log=False)
+    command = processes.web(BIN, bind=f"127.0.0.1:{port}", workers=1, access_log=False)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
                 break
             except requests.RequestException:
-                assert proc.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not start"
+                assert proc.poll() is None, "the web server exited"
+                assert time.monotonic() < deadline, "the web server did not start"
                 time.sleep(0.2)
-        time.sleep(0.5)  # the arbiter starts the control server right after it forks the workers
+        time.sleep(0.5)
         found = [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.name.endswith(".ctl")]
         assert found == []
     finally:
