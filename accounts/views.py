@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -106,14 +108,37 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     return redirect("keys")
 
 
+def _usage_csv(days: list) -> HttpResponse:
+    """The last 30 days as CSV: `day` (ISO date, UTC) and `requests` (requests spent that day, refunds deducted)."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="deepread-usage-30-days.csv"'
+    writer = csv.writer(response, lineterminator="\n")
+    writer.writerow(["day", "requests"])
+    writer.writerows((day.isoformat(), n) for day, n in days)
+    return response
+
+
 @login_required
 def usage(request: HttpRequest) -> HttpResponse:
+    """This month's count against the tier's limit, the last 30 days as a chart (or `?format=csv`), the tiers."""
     days = usage_daily(user=request.user, days=30)
+    if request.GET.get("format") == "csv":
+        return _usage_csv(days)
     peak = max((n for _, n in days), default=0) or 1
+    # the chart: 30 bars 20 units apart right of a 40-unit y axis, 100 units high; ticks at 0, half and the peak
     bars = [
-        {"day": day, "count": n, "x": i * 20, "height": round(n / peak * 100), "y": 100 - round(n / peak * 100)}
+        {
+            "day": day,
+            "count": n,
+            "x": 42 + i * 20,
+            "height": round(n / peak * 100),
+            "y": 110 - round(n / peak * 100),
+            "label": i % 7 == 0 or i == len(days) - 1,
+            "cx": 50 + i * 20,
+        }
         for i, (day, n) in enumerate(days)
     ]
+    y_ticks = [{"value": v, "y": 110 - round(v / peak * 100)} for v in sorted({0, peak // 2, peak})]
     tiers = [
         {
             "name": Tier(name).label,
@@ -129,6 +154,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         {
             "quota": quota_status(user=request.user),
             "bars": bars,
+            "y_ticks": y_ticks,
             "peak": peak,
             "total_30": sum(n for _, n in days),
             "tiers": tiers,
