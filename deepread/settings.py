@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deepread.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -350,6 +351,11 @@ DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VL
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# Every request body outside the upload routes and /v1/ocr (deepread/bodylimit.py); Django's own form limits match,
+# and no form file is spooled to disk below it.
+DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
 # The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
 # route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
 # BODY_MIN_RATE bytes received.
@@ -361,6 +367,9 @@ DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
 DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
+# Where the burst limiter counts (deepread/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
+# it is set, else var/ratelimit.sqlite3.
+DEEPREAD_RATELIMIT_STORE = env_str("DEEPREAD_RATELIMIT_STORE", "")
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
 # A running job's lease, renewed by a heartbeat every third of it; a dead worker's job is claimable one lease later.
 DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 30, minimum=3)
