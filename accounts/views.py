@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import ApiKeyForm, SignupForm
-from accounts.selectors import api_key_list, quota_status, usage_daily
+from accounts.selectors import api_key_list, api_key_month_counts, quota_status, usage_by_mode, usage_daily
 from accounts.services import api_key_create, api_key_revoke
 from accounts.signup import user_confirm, user_from_link, user_sign_up
 from accounts.tiers import TIER_POLICIES, Tier
@@ -62,8 +62,15 @@ def welcome(request: HttpRequest) -> HttpResponse:
 
 
 def _keys_context(request: HttpRequest, **extra: object) -> dict:
+    show_revoked = request.GET.get("revoked") == "show"
+    keys = list(api_key_list(user=request.user, include_revoked=show_revoked))
+    used = api_key_month_counts(user=request.user)
+    for key in keys:
+        key.month_requests = used.get(key.pk, 0)
     return {
-        "keys": api_key_list(user=request.user),
+        "keys": keys,
+        "show_revoked": show_revoked,
+        "revoked_count": api_key_list(user=request.user).filter(revoked_at__isnull=False).count(),
         "form": ApiKeyForm(),
         "base_url": request.build_absolute_uri("/").rstrip("/"),
         **extra,
@@ -83,7 +90,9 @@ def key_create(request: HttpRequest) -> HttpResponse:
         context = _keys_context(request, form=form)
         template = "accounts/keys.html#keys-panel" if request.htmx else "accounts/keys.html"
         return render(request, template, context, status=400)
-    key, raw = api_key_create(user=request.user, name=form.cleaned_data["name"])
+    key, raw = api_key_create(
+        user=request.user, name=form.cleaned_data["name"], expires_at=form.cleaned_data["expires_on"]
+    )
     context = _keys_context(request, new_key=key, new_raw=raw)
     # The plaintext is in this response only: it is never stored, and reloading the page does not show it again.
     template = "accounts/keys.html#keys-panel" if request.htmx else "accounts/keys.html"
@@ -155,6 +164,7 @@ def usage(request: HttpRequest) -> HttpResponse:
             "quota": quota_status(user=request.user),
             "bars": bars,
             "y_ticks": y_ticks,
+            "by_mode": usage_by_mode(user=request.user, days=30),
             "peak": peak,
             "total_30": sum(n for _, n in days),
             "tiers": tiers,
