@@ -16,22 +16,23 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from PIL import Image
 
-from inference import deepseek_output
+from inference import deepseek_output, strips
 from inference.base import (
     EngineError,
     EngineUnavailable,
     ModeSpec,
-    OutputKind,
     PageResult,
     Usage,
 )
 from inference.images import EncodedImage, encode_for_model
+from inference.vllm_strips import extras, merge_strip_results
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,13 @@ class VllmEngine:
         cooldown_s: float = 10.0,
         page_format: str = "jpeg",
         api_key: str = "",
+        strip_max_side: int = 3840,
+        strip_side: int = 2048,
     ) -> None:
         self.model_name = model
+        #: DeepSeek-OCR sees a page through at most six 640-pixel tiles (3840 px along one side); a page whose text
+        #: that would shrink too far is sent as strips `strip_side` long, one request each, all in flight together.
+        self.max_side, self.strip_side = strip_max_side, strip_side
         self.pool = ReplicaPool.of(base_urls, cooldown_s=cooldown_s)
         self.max_tokens = max_tokens
         self.retries = retries
@@ -173,7 +179,20 @@ class VllmEngine:
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None = None) -> PageResult:
         """One page. A repetition loop (`finish_reason == "length"`) is retried once with `Free OCR.`; a second
-        loop fails only this page, which the result says in `error`."""
+        loop fails only this page, which the result says in `error`. A very long or wide page is sent as
+        overlapping strips (`inference.strips`), all at once, and their results are joined into one page."""
+        plan = strips.plan_strips(image.width, image.height, max_side=self.max_side, strip_side=self.strip_side)
+        if plan is not None:
+            return self._recognize_strips(image, mode, plan)
+        return self._recognize_one(image, mode, source=source)
+
+    def _recognize_strips(self, image: Image.Image, mode: ModeSpec, plan: strips.StripPlan) -> PageResult:
+        parts = strips.crops(image.convert("RGB"), plan)
+        with ThreadPoolExecutor(max_workers=min(len(parts), self.max_inflight), thread_name_prefix="strip") as pool:
+            results = list(pool.map(lambda part: self._recognize_one(part, mode, source=None), parts))
+        return merge_strip_results(plan, results, mode)
+
+    def _recognize_one(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None) -> PageResult:
         width, height = image.size
         payload = encode_for_model(image, source=source, page_format=self.page_format)
         first = self.complete(prompt=mode.prompt, image=payload)
@@ -267,14 +286,6 @@ class VllmEngine:
     def _page(self, completion: Completion, image: Image.Image, mode: ModeSpec, width: int, height: int) -> PageResult:
         refs_are_text = "OCR this image" in mode.prompt
         parsed = deepseek_output.parse(completion.content, width, height, refs_are_text=refs_are_text)
-        extra: dict[str, Any] = {}
-        kind = mode.output_kind
-        if kind == OutputKind.TABLE:
-            extra["tables"] = deepseek_output.tables(parsed.blocks)
-        elif kind == OutputKind.FORMULA:
-            extra["formulas"] = deepseek_output.formulas(parsed.text)
-        elif kind == OutputKind.CHART:
-            extra["chart"] = deepseek_output.chart(parsed.text)
         return PageResult(
             text=parsed.text,
             blocks=parsed.blocks,
@@ -282,7 +293,7 @@ class VllmEngine:
             height=height,
             usage=completion.usage,
             finish_reason=completion.finish_reason,
-            extra=extra,
+            extra=extras(mode.output_kind, parsed.text, parsed.blocks),
         )
 
     # --- health -------------------------------------------------------------------------------------------------
