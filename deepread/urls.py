@@ -8,7 +8,7 @@ from accounts import views as account_views
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import dashboard, openai_apis
+from ocrjobs import dashboard, dashboard_uploads, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -48,6 +48,8 @@ urlpatterns = [
     path("jobs/", dashboard.jobs, name="jobs"),
     path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/row", dashboard.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/state", dashboard_uploads.job_state, name="job-state"),
+    path("jobs/<uuid:job_id>/abandon", dashboard_uploads.upload_abandon, name="job-upload-abandon"),
     path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
     path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
     path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),

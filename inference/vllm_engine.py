@@ -32,7 +32,7 @@ from inference.base import (
     Usage,
 )
 from inference.images import EncodedImage, encode_for_model
-from inference.vllm_strips import extras, merge_strip_results
+from inference.vllm_strips import extras, merge_strip_results, rows_text
 
 logger = logging.getLogger(__name__)
 
@@ -286,14 +286,18 @@ class VllmEngine:
     def _page(self, completion: Completion, image: Image.Image, mode: ModeSpec, width: int, height: int) -> PageResult:
         refs_are_text = "OCR this image" in mode.prompt
         parsed = deepseek_output.parse(completion.content, width, height, refs_are_text=refs_are_text)
+        text = parsed.text
+        if refs_are_text and parsed.blocks:
+            # Plain text reads row by row, as the CPU engine's does: a form's value beside its label is one line.
+            text = rows_text(parsed.blocks)
         return PageResult(
-            text=parsed.text,
+            text=text,
             blocks=parsed.blocks,
             width=width,
             height=height,
             usage=completion.usage,
             finish_reason=completion.finish_reason,
-            extra=extras(mode.output_kind, parsed.text, parsed.blocks),
+            extra=extras(mode.output_kind, text, parsed.blocks),
         )
 
     # --- health -------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def merge_strip_results(plan: strips.StripPlan, results: list[PageResult], mode:
     if plan.axis == "y":
         text = strips.merge_text_runs(texts)
     else:
-        text = _rows_text(kept_blocks) or "\n\n".join(t for t in texts if t)
+        text = rows_text(kept_blocks) or "\n\n".join(t for t in texts if t)
     text = text.replace("](#deepread-strip-image-", "](#deepread-image-")
     usage = Usage(sum(r.usage.prompt_tokens for r in results), sum(r.usage.completion_tokens for r in results))
     failed = [i + 1 for i, r in enumerate(results) if r.error]
@@ -73,7 +73,7 @@ def _drop_line_with(text: str, needle: str) -> str:
     return "\n".join(line for line in text.split("\n") if needle not in line)
 
 
-def _rows_text(blocks: list[Block]) -> str:
+def rows_text(blocks: list[Block]) -> str:
     """Blocks of a wide page in reading order: rows top to bottom (blocks overlapping by half their height share
     a row), left to right within a row, joined with spaces."""
     rows: list[list[Block]] = []
