@@ -6,6 +6,7 @@ batch of 1 (less memory, same accuracy), word boxes on, and the long side capped
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -100,20 +101,27 @@ class RapidOcrEngine:
         return lines
 
     def _strip_lines(self, image: Image.Image, plan: strips.StripPlan) -> list[Line]:
-        """Each strip read alone; lines (tall pages) or words (wide pages, where strips cut through lines) kept by
-        the strip that owns their centre, in page coordinates; a wide page's line pieces joined again."""
-        kept: list[Line] = []
+        """Each strip read alone; lines kept by the strip that owns their centre, in page coordinates. On a wide
+        page strips cut through lines: a line a cut edge touches is taken word by word (each word kept by the strip
+        owning its centre, and a word two strips both kept, cut short in one of them, kept once), and the pieces
+        of each line are joined again."""
+        kept: list[tuple[Line, float]] = []  # with the distance to the nearest cut edge of its strip
         for index, (strip, crop) in enumerate(zip(plan.strips, strips.crops(image, plan), strict=True)):
+            cut_start = strip.box[0] if index else -math.inf
+            cut_end = strip.box[2] if index < len(plan.strips) - 1 else math.inf
             for line, words in self._read(crop):
                 line = _moved(line, strip.offset)
-                if plan.axis == "y" or not words:
+                margin = min(line.x1 - cut_start, cut_end - line.x2)
+                if plan.axis == "y" or not words or margin > line.height:
                     if plan.owns(index, line.bbox):
-                        kept.append(line)
+                        kept.append((line, margin))
                     continue
-                own = [w for w in (_moved(w, strip.offset) for w in words) if plan.owns(index, w.bbox)]
-                if own:
-                    kept.append(_joined(own, whole=len(own) == len(words) and line.text))
-        return _drop_repeats(_join_pieces(kept) if plan.axis == "x" else kept)
+                for word in (_moved(w, strip.offset) for w in words):
+                    if plan.owns(index, word.bbox):
+                        kept.append((word, min(word.x1 - cut_start, cut_end - word.x2)))
+        if plan.axis == "y":
+            return _drop_repeats([line for line, _ in kept])
+        return _join_pieces(_drop_overlaps(kept))
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: object = None) -> PageResult:
         if not self.supports(mode):
@@ -171,10 +179,10 @@ def _moved(line: Line, offset: tuple[int, int]) -> Line:
     return Line(line.text, x1, y1, x2, y2)
 
 
-def _joined(words: list[Line], *, whole: str | bool = False) -> Line:
-    """Words (or line pieces) of one line as one Line; `whole` is the line's own text when nothing was cut."""
+def _joined(words: list[Line]) -> Line:
+    """Words (or line pieces) of one line as one Line."""
     words = sorted(words, key=lambda w: w.x1)
-    text = whole if isinstance(whole, str) and whole else " ".join(w.text for w in words)
+    text = " ".join(w.text for w in words)
     return Line(
         text, min(w.x1 for w in words), min(w.y1 for w in words), max(w.x2 for w in words), max(w.y2 for w in words)
     )
@@ -193,6 +201,23 @@ def _join_pieces(lines: list[Line]) -> list[Line]:
                 current = [line]
         out.append(_joined(current))
     return out
+
+
+def _drop_overlaps(items: list[tuple[Line, float]]) -> list[Line]:
+    """Words read by two neighbouring strips, one of them cut short by its strip's edge, overlap on the page: the
+    one farther from its strip's edge is kept."""
+    ordered = sorted(items, key=lambda item: item[0].x1)
+    dropped: set[int] = set()
+    for i, (a, margin_a) in enumerate(ordered):
+        for j in range(i + 1, len(ordered)):
+            b, margin_b = ordered[j]
+            if b.x1 >= a.x2:
+                break
+            overlap_x = min(a.x2, b.x2) - max(a.x1, b.x1)
+            overlap_y = min(a.y2, b.y2) - max(a.y1, b.y1)
+            if overlap_y > 0.5 * min(a.height, b.height) and overlap_x > 0.3 * min(a.x2 - a.x1, b.x2 - b.x1):
+                dropped.add(i if margin_a < margin_b else j)
+    return [line for k, (line, _) in enumerate(ordered) if k not in dropped]
 
 
 def _drop_repeats(lines: list[Line]) -> list[Line]:
