@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import User
+from accounts.passwords import password_rules_text
 
 
 class SignupForm(forms.Form):
@@ -12,17 +13,18 @@ class SignupForm(forms.Form):
         label="Password",
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only digits, not a common password.",
     )
     password2 = forms.CharField(
         label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = password_rules_text()  # the configured validators' own words
+
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("An account with this e-mail address exists; log in instead.")
-        return email
+        # No "this address has an account" here: sign-up answers the same either way (accounts/signup.py).
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
 
     def clean(self) -> dict:
         data = super().clean()

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,16 +24,22 @@ def hash_api_key(raw: str) -> str:
 
 
 def user_get_or_create(*, email: str, tier: str | None = None, password: str | None = None) -> tuple[User, bool]:
-    email = User.objects.normalize_email(email).lower()
-    with transaction.atomic():
-        user = User.objects.filter(email=email).first()
-        if user is not None:
-            if tier and user.tier != tier:
-                user.tier = tier
-                user.save(update_fields=["tier"])
-            return user, False
-        user = User.objects.create_user(email=email, password=password, tier=tier or Tier.TRIAL)
-        return user, True
+    """For operators (`manage.py create_api_key`), never for sign-up: the account for `email` (any case), created
+    when missing, with `tier` set. A concurrent creation of the same address is found, not duplicated."""
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    created = False
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password, tier=tier or Tier.TRIAL)
+                created = True
+        except IntegrityError:
+            user = User.objects.get(email__iexact=email)
+    if tier and user.tier != tier:
+        User.objects.filter(pk=user.pk).update(tier=tier)
+        user.tier = tier
+    return user, created
 
 
 def api_key_create(*, user: User, name: str = "default") -> tuple[ApiKey, str]:
@@ -120,6 +126,18 @@ def _spend(rows, *, units: int, limit: int | None) -> bool:
     return rows.update(used=F("used") + units) == 1
 
 
-def quota_refund(*, user_id: int, month: dt.date, units: int = 1) -> None:
-    """Give back units spent on work that failed through no fault of the input (ext)."""
-    MonthlyUsage.objects.filter(user_id=user_id, month=month, used__gte=units).update(used=F("used") - units)
+def quota_refund(*, user_id: int, month: dt.date, units: int = 1, day: dt.date | None = None) -> None:
+    """Give back `units` requests spent in `month` (its first day, UTC) on work that failed through no fault of the
+    input, from the monthly counter and from the daily counter the usage chart reads.
+
+    `day` is the UTC day the units were spent (a job's `created_at` date); without it, the newest day of that month
+    with enough units is refunded, so the chart's total still equals the month's count. Never goes below zero.
+    """
+    with transaction.atomic(savepoint=False):
+        MonthlyUsage.objects.filter(user_id=user_id, month=month, used__gte=units).update(used=F("used") - units)
+        days = DailyUsage.objects.filter(user_id=user_id, used__gte=units)
+        if day is None:
+            next_month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            day = days.filter(day__gte=month, day__lt=next_month).order_by("-day").values_list("day", flat=True).first()
+        if day is not None:
+            days.filter(day=day).update(used=F("used") - units)

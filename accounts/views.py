@@ -12,7 +12,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import ApiKeyForm, SignupForm
 from accounts.selectors import api_key_list, quota_status, usage_daily
-from accounts.services import api_key_create, api_key_revoke, user_get_or_create
+from accounts.services import api_key_create, api_key_revoke
+from accounts.signup import user_confirm, user_from_link, user_sign_up
 from accounts.tiers import TIER_POLICIES, Tier
 
 
@@ -22,16 +23,35 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign-up creates an account or mails a reset link to the one that exists; either way the same redirect."""
     if request.user.is_authenticated:
         return redirect("jobs")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user, _ = user_get_or_create(
-            email=form.cleaned_data["email"], tier=Tier.TRIAL, password=form.cleaned_data["password1"]
+        user_sign_up(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            base_url=request.build_absolute_uri("/"),
         )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("welcome")
+        return redirect("signup-sent")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_sent.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link from the sign-up mail. GET asks (mail scanners fetch links), POST confirms and logs in."""
+    user = user_from_link(uidb64=uidb64, token=token)
+    if user is None:
+        return render(request, "registration/signup_confirm.html", {"valid": False}, status=400)
+    if request.method == "GET":
+        return render(request, "registration/signup_confirm.html", {"valid": True, "email": user.email})
+    user_confirm(user=user)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("welcome")
 
 
 @login_required

@@ -15,8 +15,18 @@ from django.core.checks import Error, Tags, Warning, register
 
 from deepread.env import env_list
 
+# Each embedded part has its own check id, whatever else is configured: deepread.E001 is always SQLite.
+EMBEDDED_CHECK_IDS = {
+    "sqlite": "deepread.E001",
+    "filesystem-broker": "deepread.E002",
+    "local-storage": "deepread.E003",
+    "file-cache": "deepread.E004",
+    "secret-file": "deepread.E005",
+}
+
 
 def _embedded_parts() -> list[tuple[str, str, str]]:
+    """The embedded parts in use, as (name in DEEPREAD_EMBEDDED_OK, what is configured, how to replace it)."""
     parts = []
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         parts.append(("sqlite", "SQLite is configured", "set DATABASE_URL=postgres://…"))
@@ -33,6 +43,8 @@ def _embedded_parts() -> list[tuple[str, str, str]]:
 
 @register(Tags.security, deploy=True)
 def embedded_parts_in_production(app_configs=None, **kwargs) -> list:
+    """Errors for each embedded part in production not allowed by DEEPREAD_EMBEDDED_OK (ids in EMBEDDED_CHECK_IDS),
+    a weak DJANGO_SECRET_KEY (deepread.E010), and a warning for the SSRF guard turned off (deepread.W001)."""
     if settings.DEBUG:
         return []
     allowed = set(env_list("DEEPREAD_EMBEDDED_OK"))
@@ -43,7 +55,7 @@ def embedded_parts_in_production(app_configs=None, **kwargs) -> list:
                 Error(
                     f"Production mode (DJANGO_DEBUG off), but {what}.",
                     hint=f"{fix}, or keep it on purpose with DEEPREAD_EMBEDDED_OK={name}.",
-                    id=f"deepread.E00{len(errors) + 1}",
+                    id=EMBEDDED_CHECK_IDS[name],
                 )
             )
     key = settings.SECRET_KEY

@@ -1,7 +1,7 @@
 """The command lines of DeepRead's processes, in one place: `make run`, the end-to-end tests and the benchmarks
 start exactly what production runs (README, "Deployment").
 
-- web: gunicorn with threads;
+- web: uvicorn serving Django over ASGI, a few worker processes (`deepread.webserver`);
 - worker (cpu): Celery's prefork pool, a process per core, for the embedded CPU engine;
 - worker (gpu): Celery's thread pool, so that many page requests to vLLM are in flight at once;
 - scheduler: Celery beat, for the sweep that re-enqueues lost jobs.
@@ -19,22 +19,10 @@ def _bin(bin_dir: Path | str, name: str) -> str:
     return str(Path(bin_dir) / name)
 
 
-def web(bin_dir: Path | str, *, bind: str, workers: int = 2, threads: int = 4, access_log: bool = True) -> list[str]:
-    command = [
-        _bin(bin_dir, "gunicorn"),
-        "deepread.wsgi",
-        "--bind",
-        bind,
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--logger-class",
-        "deepread.gunicorn_logging.RedactingLogger",
-    ]
-    return [*command, "--access-logfile", "-"] if access_log else command
+def web(bin_dir: Path | str, *, bind: str, workers: int = 2, access_log: bool = True) -> list[str]:
+    """The web server (`deepread.webserver`: uvicorn on ASGI) on `host:port` with `workers` processes."""
+    command = [_bin(bin_dir, "python"), "-m", "deepread.webserver", "--bind", bind, "--workers", str(workers)]
+    return command if access_log else [*command, "--no-access-log"]
 
 
 def worker(bin_dir: Path | str, *, engine: str, concurrency: int, log_level: str = "INFO") -> list[str]:

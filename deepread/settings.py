@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from deepread.env import env_bool, env_choice, env_float, env_int, env_list, env_str
@@ -35,6 +36,7 @@ SECRET_KEY_FROM_ENV = bool(os.environ.get("DJANGO_SECRET_KEY"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _embedded_secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "deepread.urls.csrf_failure"
 # Behind TLS (a proxy that terminates it and sets X-Forwarded-Proto): secure cookies, HSTS and a redirect to https.
 # Off by default so that `make run` works on http://127.0.0.1.
 DEEPREAD_HTTPS = env_bool("DEEPREAD_HTTPS", False)
@@ -119,16 +121,88 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not shared-cache memory, so tests see SQLite's real locking between threads and processes.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+elif env_str("DEEPREAD_WEB_SERVER", "") == "asgi" and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Under ASGI each request's sync code runs on a thread of its own, so a persistent connection per thread would
+    # outlive its thread (Django's docs: disable them under ASGI). The web process shares a pool instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DEEPREAD_DB_POOL_SIZE", 20, minimum=1),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's four validators, plus one that refuses a password of only spaces; the sign-up and reset forms show
+# their help text (accounts/passwords.py), so what is said is what is checked.
+DEEPREAD_PASSWORD_MIN_LENGTH = env_int("DEEPREAD_PASSWORD_MIN_LENGTH", 10, minimum=8)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email",)},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": DEEPREAD_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.NotBlankValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+DEEPREAD_PREVIEWS_PER_MINUTE = env_int("DEEPREAD_PREVIEWS_PER_MINUTE", 20, minimum=1)  # mode previews per account
+DEEPREAD_ACCOUNT_MAILS_PER_HOUR = env_int("DEEPREAD_ACCOUNT_MAILS_PER_HOUR", 5, minimum=1)  # per address
+PASSWORD_RESET_TIMEOUT = env_int("DEEPREAD_PASSWORD_RESET_TIMEOUT_S", 3 * 3600, minimum=60)
+
+# Log-in throttling (django-axes): an e-mail address from one client address is locked for a cool-down after
+# DEEPREAD_LOGIN_FAILURE_LIMIT wrong passwords, on the dashboard's log-in and /admin/ alike. API keys never go
+# through authenticate() and are unaffected.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("DEEPREAD_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = env_int("DEEPREAD_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("DEEPREAD_LOGIN_COOLOFF_MIN", 15.0) / 60  # hours, as axes reads a number
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # lockouts are logged by accounts.auth.locked_out; no banner on every start
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "accounts.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
+# Proxies in front of DeepRead that append to X-Forwarded-For (0: the peer's address is the client's).
+DEEPREAD_PROXY_COUNT = env_int("DEEPREAD_PROXY_COUNT", 0, minimum=0)
+
+# E-mail (password reset, sign-up confirmation): written as files under var/mail/ unless a server is configured,
+# by EMAIL_URL (dj-email-url: smtp://user:pass@host:25, submission://…:587 for STARTTLS, smtps://… for TLS,
+# console://) or the usual
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "DeepRead <deepread@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+if env_str("EMAIL_URL", ""):
+    import dj_email_url
+
+    _email = dj_email_url.parse(env_str("EMAIL_URL", ""))
+    if "EMAIL_BACKEND" not in _email:
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme; use one of {', '.join(dj_email_url.SCHEMES)}.")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS, EMAIL_USE_SSL = _email["EMAIL_USE_TLS"], _email["EMAIL_USE_SSL"]
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"] or str(VAR_DIR / "mail")
+elif env_str("EMAIL_HOST", ""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -217,6 +291,7 @@ DEEPREAD_ENGINE = env_choice("DEEPREAD_ENGINE", "rapidocr", ["rapidocr", "vllm"]
 VLLM_BASE_URL = env_str("VLLM_BASE_URL", "http://127.0.0.1:8001/v1")
 # Several replicas, comma-separated; least in-flight first, and a failing one sits out a cool-down.
 VLLM_BASE_URLS = env_list("VLLM_BASE_URLS") or [VLLM_BASE_URL]
+# deepseek-ai/DeepSeek-OCR or deepseek-ai/DeepSeek-OCR-2 (inference/vllm_models.py has each one's prompts and pins).
 VLLM_MODEL = env_str("VLLM_MODEL", "deepseek-ai/DeepSeek-OCR")
 VLLM_API_KEY = env_str("VLLM_API_KEY", "")
 # The bound on page requests in flight from one gpu worker process (the server batches up to its max_num_seqs).
@@ -230,9 +305,22 @@ DEEPREAD_VLLM_COOLDOWN_S = env_float("DEEPREAD_VLLM_COOLDOWN_S", 10.0)
 DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jpeg", "png"])
 # How long a gpu worker waits at start-up for the server to list the model before it starts taking jobs anyway.
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
+# At worker start: read the server's /version and probe its n-gram guard; no page goes to a server known to drop it.
+DEEPREAD_VLLM_GUARD_CHECK = env_bool("DEEPREAD_VLLM_GUARD_CHECK", True)
+# Pages answered without a model request (ocrjobs/shortcuts.py); `force_ocr` on a job turns off the last two.
+DEEPREAD_SKIP_BLANK = env_bool("DEEPREAD_SKIP_BLANK", True)
+DEEPREAD_TEXT_LAYER = env_bool("DEEPREAD_TEXT_LAYER", True)
+DEEPREAD_REUSE_RESULTS = env_bool("DEEPREAD_REUSE_RESULTS", True)
+# A TrueType font for searchable-PDF text outside Latin-1 (Helvetica covers the rest); skipped if missing.
+DEEPREAD_PDF_FONT = env_str("DEEPREAD_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# The last step of a looping page's ladder: the CPU engine for that page, where it is installed.
+DEEPREAD_LADDER_CPU = env_bool("DEEPREAD_LADDER_CPU", True)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
-DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # e.g. deepseek-ocr, served by the CPU engine
+DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
+# By default `deepseek-ocr` (the name every documented client sends) resolves to whichever engine serves; strict
+# mode accepts only the served model's own name and DEEPREAD_MODEL_ALIASES.
+DEEPREAD_MODEL_STRICT = env_bool("DEEPREAD_MODEL_STRICT", False)
 DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine when a web process starts
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
@@ -246,12 +334,20 @@ DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", 
 DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
 DEEPREAD_URL_FETCH_READ_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_READ_TIMEOUT_S", 15.0)
+# One deadline for the whole fetch (redirects, a server that drips bytes): the read timeout is per read.
+DEEPREAD_URL_FETCH_DEADLINE_S = env_float("DEEPREAD_URL_FETCH_DEADLINE_S", 20.0)
 DEEPREAD_URL_FETCH_MAX_REDIRECTS = env_int("DEEPREAD_URL_FETCH_MAX_REDIRECTS", 3, minimum=0)
 # Threads of the gpu worker: the in-flight bound plus a few that render, store and finish while others wait.
 DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VLLM_MAX_INFLIGHT + 16, minimum=1)
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
+# route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
+# BODY_MIN_RATE bytes received.
+DEEPREAD_MAX_REQUEST_BYTES = max(DEEPREAD_MAX_UPLOAD_BYTES + 1024 * 1024, DEEPREAD_SYNC_MAX_BODY_BYTES)
+DEEPREAD_BODY_TIMEOUT_S = env_float("DEEPREAD_BODY_TIMEOUT_S", 30.0)
+DEEPREAD_BODY_MIN_RATE = env_float("DEEPREAD_BODY_MIN_RATE", 500.0)
 DEEPREAD_MAX_PIXELS = env_int("DEEPREAD_MAX_PIXELS", 60_000_000, minimum=1)
 DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
@@ -266,6 +362,22 @@ DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000,
 DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
 DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
+# --- job control (issue 16: ocrjobs/control.py, idempotency.py, webhooks.py, events.py) ---
+DEEPREAD_CANCEL_POLL_S = env_float("DEEPREAD_CANCEL_POLL_S", 0.5)  # how often a worker looks for cancelled jobs
+DEEPREAD_IDEMPOTENCY_TTL_S = env_int("DEEPREAD_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=1)
+DEEPREAD_IDEMPOTENCY_WAIT_S = env_float("DEEPREAD_IDEMPOTENCY_WAIT_S", 60.0)  # a duplicate waits this long
+DEEPREAD_IDEMPOTENCY_LOCK_S = env_int("DEEPREAD_IDEMPOTENCY_LOCK_S", 600, minimum=1)  # a lost first request's hold
+DEEPREAD_WEBHOOK_ALLOW_PRIVATE = env_bool("DEEPREAD_WEBHOOK_ALLOW_PRIVATE", False)
+DEEPREAD_WEBHOOK_TIMEOUT_S = env_float("DEEPREAD_WEBHOOK_TIMEOUT_S", 10.0)
+# Seconds before the 2nd, 3rd, … try: 8 tries over about 27 hours.
+DEEPREAD_WEBHOOK_BACKOFF_S = [
+    float(v) for v in env_list("DEEPREAD_WEBHOOK_BACKOFF_S", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+DEEPREAD_WEBHOOK_SWEEP_S = env_float("DEEPREAD_WEBHOOK_SWEEP_S", 10.0)
+DEEPREAD_RETENTION_SWEEP_S = env_float("DEEPREAD_RETENTION_SWEEP_S", 3600.0)
+DEEPREAD_SSE_POLL_S = env_float("DEEPREAD_SSE_POLL_S", 0.5)
+DEEPREAD_SSE_MAX_S = env_float("DEEPREAD_SSE_MAX_S", 3600.0)  # one ASGI stream, then the client reconnects
+DEEPREAD_SSE_WSGI_MAX_S = env_float("DEEPREAD_SSE_WSGI_MAX_S", 30.0)  # under WSGI a stream holds a thread
 
 # --- DRF ------------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -287,6 +399,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ocrjobs.control_apis.events_schema_hook",
+    ],
 }
 
 LOGGING = {
@@ -300,6 +416,12 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+    "webhooks-sweep": {
+        "task": "ocrjobs.tasks.webhooks_sweep",
+        "schedule": DEEPREAD_WEBHOOK_SWEEP_S,
+        "options": {"expires": DEEPREAD_WEBHOOK_SWEEP_S * 5},
+    },
+    "retention-sweep": {"task": "ocrjobs.tasks.retention_sweep", "schedule": DEEPREAD_RETENTION_SWEEP_S},
 }
 # S3 uploads do not pass through DeepRead: a sweep every few seconds finds them (and the optional bucket
 # notification hook, POST /storage/s3-events with X-DeepRead-Hook-Secret, starts them at once).

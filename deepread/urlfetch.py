@@ -2,13 +2,23 @@
 user gave goes through `fetch`.
 
 - http and https only;
+- the URL is encoded as a browser encodes it before anything else (httpx's WHATWG-style parser): the host to IDNA
+  (`bücher.example` → `xn--bcher-kva.example`), the path and query percent-encoded as UTF-8 (`cierre_peña.png`,
+  `scan 01.png`, `?q=año`), existing `%XX` escapes kept; a redirect's `Location` the same way (its raw bytes read
+  as UTF-8, as browsers do);
 - the host is resolved once, every address it resolves to is checked, and the connection is made to the checked
   address (pinned), so a second DNS answer cannot swap in another one; TLS still verifies the host name;
 - loopback, private, link-local (cloud metadata included), multicast, unspecified, reserved and shared ranges
   are refused, IPv4 and IPv6 alike, and IPv4 written as IPv6 (`::ffff:127.0.0.1`, NAT64, 6to4) is checked as
   the IPv4 address it carries;
 - each redirect is checked the same way, up to `max_redirects`;
-- the body is counted while it streams and cut at `max_bytes`; connect and read timeouts are explicit.
+- the body is counted while it streams and cut at `max_bytes`; connect and read timeouts are explicit, and one
+  overall deadline (`deadline_s`) bounds the whole call, redirects included: a server that drips a byte at a time
+  is cut when it passes, whatever the per-read timeout;
+- a host that does not resolve, an address that is refused and a connection that fails all get the same message,
+  naming no address, so the fetcher is no oracle for the internal network or its DNS;
+- any failure inside the fetcher is a `FetchError` (`image_fetch_failed` unless it is about the URL's form or
+  the size), never another exception.
 
 `allow_private=True` (DEEPREAD_URL_FETCH_ALLOW_PRIVATE=1) turns the address check off, for tests that serve
 images on loopback. Nothing else does.
@@ -16,17 +26,27 @@ images on loopback. Nothing else does.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
+import logging
+import re
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+import httpx
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_LIKE = re.compile(r"[0-9a-fA-FxX.]+")
+NOT_FETCHED = "The image URL could not be fetched."
+logger = logging.getLogger(__name__)
 
 
 class FetchError(Exception):
@@ -55,6 +75,10 @@ class FetchTooLarge(FetchError):
     code = "image_too_large"
 
 
+class DeadlinePassed(FetchError):
+    code = "image_fetch_failed"
+
+
 @dataclass(frozen=True)
 class Fetched:
     data: bytes
@@ -62,11 +86,23 @@ class Fetched:
     url: str
 
 
+@dataclass(frozen=True)
+class Target:
+    """A URL as it goes on the wire: `host` in ASCII (IDNA), `path` percent-encoded with its query."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    url: str
+
+
 def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to; a host that does not resolve is a FetchError naming nothing."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"The host {host!r} could not be resolved.") from exc
+    except (OSError, UnicodeError) as exc:
+        raise FetchError(NOT_FETCHED) from exc
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -82,25 +118,68 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
-def parse_url(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path with query) of an http(s) URL, or the matching error."""
+def encode_url(url: str) -> Target:
+    """The wire form of an http(s) URL, encoded as a browser encodes it (see the module's docstring).
+
+    Raises UrlFormatError (not a URL, no host, bad port, too long) or UrlProtocolError (another scheme)."""
     if not isinstance(url, str) or not url.strip() or len(url) > 8192:
         raise UrlFormatError("The image URL is empty or too long.")
     try:
         parts = urlsplit(url.strip())
-        port = parts.port
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise UrlFormatError(f"The image URL does not parse: {exc}.") from exc
+        raise UrlFormatError("The image URL does not parse.") from exc
     scheme = parts.scheme.lower()
     if not scheme:
         raise UrlFormatError("The image URL has no scheme; use http:// or https://.")
     if scheme not in ("http", "https"):
         raise UrlProtocolError(f"The URL scheme {scheme!r} is not allowed; use http or https.")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UrlFormatError("The image URL has no host.")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return scheme, host, port or (443 if scheme == "https" else 80), path
+    try:
+        wire = httpx.URL(_canonical_ipv4(parts)).copy_with(fragment=None)
+        host = wire.raw_host.decode("ascii")
+        path = wire.raw_path.decode("ascii") or "/"
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise UrlFormatError("The image URL is not a valid URL.") from exc
+    if not host or any(ch.isspace() for ch in host):
+        raise UrlFormatError("The image URL has no valid host.")
+    return Target(scheme, host, wire.port or (443 if scheme == "https" else 80), path, str(wire))
+
+
+def _canonical_ipv4(parts: SplitResult) -> str:
+    """The URL with an IPv4 host in the forms browsers accept (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`)
+    written as the dotted quad they mean, as a browser's URL parser does."""
+    host = parts.hostname or ""
+    if not _IPV4_LIKE.fullmatch(host):
+        return parts.geturl()
+    try:
+        quad = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return parts.geturl()
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + quad + (f":{parts.port}" if parts.port is not None else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def parse_url(url: str) -> tuple[str, str, int, str]:
+    """(scheme, ASCII host, port, encoded path with query) of an http(s) URL, or the matching error."""
+    target = encode_url(url)
+    return target.scheme, target.host, target.port, target.path
+
+
+def _location(response: http.client.HTTPResponse, base: str) -> str:
+    """The absolute URL a redirect points to. http.client reads header bytes as Latin-1; a browser reads a
+    Location's bytes as UTF-8, so they are read back that way (and kept as they are when they are not UTF-8)."""
+    raw = response.getheader("Location")
+    if not raw:
+        raise FetchError("The image URL redirected without a Location.")
+    with contextlib.suppress(UnicodeError):
+        raw = raw.encode("latin-1").decode("utf-8")
+    try:
+        return str(httpx.URL(base).join(raw.strip()))
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise FetchError("The image URL redirected to an address that is not a valid URL.") from exc
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -124,42 +203,118 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+class _Deadline:
+    """The one deadline of a fetch. `guard(conn)` cuts the connection's socket when the deadline passes, so any
+    blocking read or write returns at once, however the server paces its bytes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.passed = threading.Event()
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.passed.set()
+            raise self.error()
+        return left
+
+    def error(self) -> DeadlinePassed:
+        return DeadlinePassed(f"The image URL did not answer in full within {self.seconds:g} s.")
+
+    def guard(self, conn: http.client.HTTPConnection) -> threading.Timer:
+        def cut() -> None:
+            self.passed.set()
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the raw socket, under TLS too
+
+        timer = threading.Timer(self.left(), cut)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
 def fetch(
     url: str,
     *,
     max_bytes: int,
     connect_timeout: float = 5.0,
     read_timeout: float = 15.0,
+    deadline_s: float = 20.0,
     max_redirects: int = 3,
     allow_private: bool = False,
-    resolver: Resolver = system_resolver,
+    resolver: Resolver | None = None,
     is_allowed: Callable[[str], bool] = address_allowed,
 ) -> Fetched:
+    """GET an image by URL, safely (see the module's docstring).
+
+    `max_bytes` caps the body; `connect_timeout` and `read_timeout` (seconds) bound each connect and each read;
+    `deadline_s` bounds the whole call. Returns the body, its Content-Type and the final URL (encoded).
+    Raises FetchError and its subclasses only: UrlFormatError/UrlProtocolError for the URL itself,
+    FetchTooLarge past `max_bytes`, and `image_fetch_failed` for everything else."""
+    deadline = _Deadline(deadline_s)
+    try:
+        return _fetch(
+            url,
+            max_bytes=max_bytes,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            deadline=deadline,
+            max_redirects=max_redirects,
+            allow_private=allow_private,
+            resolver=resolver or system_resolver,
+            is_allowed=is_allowed,
+        )
+    except FetchTooLarge:
+        raise
+    except FetchError:
+        if deadline.passed.is_set():
+            raise deadline.error() from None
+        raise
+    except Exception as exc:
+        if deadline.passed.is_set():
+            raise deadline.error() from exc
+        logger.info("Image URL fetch failed: %s", type(exc).__name__)
+        raise FetchError(NOT_FETCHED) from exc
+
+
+def _fetch(
+    url: str,
+    *,
+    max_bytes: int,
+    connect_timeout: float,
+    read_timeout: float,
+    deadline: _Deadline,
+    max_redirects: int,
+    allow_private: bool,
+    resolver: Resolver,
+    is_allowed: Callable[[str], bool],
+) -> Fetched:
     for _ in range(max_redirects + 1):
-        scheme, host, port, path = parse_url(url)
-        addresses = resolver(host, port)
+        target = encode_url(url)
+        addresses = resolver(target.host, target.port)
         if not addresses:
-            raise FetchError(f"The host {host!r} could not be resolved.")
-        if not allow_private:
-            refused = [a for a in addresses if not is_allowed(a)]
-            if refused:
-                raise AddressRefused(
-                    f"The image URL points to a private or reserved address ({host} → {refused[0]}); "
-                    "only public addresses are fetched."
-                )
-        connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        conn = connection_class(host, port, addresses[0], read_timeout, connect_timeout)
+            raise FetchError(NOT_FETCHED)
+        if not allow_private and not all(is_allowed(a) for a in addresses):
+            raise AddressRefused(NOT_FETCHED)
+        connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        left = deadline.left()
+        conn = connection_class(
+            target.host, target.port, addresses[0], min(read_timeout, left), min(connect_timeout, left)
+        )
+        timer = deadline.guard(conn)
         try:
             try:
-                conn.request("GET", path, headers={"User-Agent": "DeepRead/1 (+image fetch)", "Accept": "image/*,*/*"})
+                conn.request(
+                    "GET", target.path, headers={"User-Agent": "DeepRead/1 (+image fetch)", "Accept": "image/*,*/*"}
+                )
                 response = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
-                raise FetchError(f"The image could not be fetched from {host}: {type(exc).__name__}.") from exc
+                raise FetchError(NOT_FETCHED) from exc
             if response.status in REDIRECTS:
-                location = response.getheader("Location")
-                if not location:
-                    raise FetchError("The image URL redirected without a Location.")
-                url = urljoin(url, location)
+                url = _location(response, target.url)
                 continue
             if response.status != 200:
                 raise FetchError(f"The image URL answered HTTP {response.status}.")
@@ -169,16 +324,21 @@ def fetch(
             chunks, size = [], 0
             while True:
                 try:
-                    chunk = response.read(64 * 1024)
+                    chunk = response.read1(64 * 1024)
                 except (OSError, http.client.HTTPException) as exc:
-                    raise FetchError(f"Reading the image from {host} failed: {type(exc).__name__}.") from exc
+                    raise FetchError(NOT_FETCHED) from exc
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > max_bytes:
                     raise FetchTooLarge(f"The image is larger than the {max_bytes:,}-byte limit.")
                 chunks.append(chunk)
-            return Fetched(b"".join(chunks), response.getheader("Content-Type") or "", url)
+            if deadline.passed.is_set():  # cut short by the deadline: what arrived is not the whole image
+                raise deadline.error()
+            if declared and declared.isdigit() and size != int(declared):
+                raise FetchError("The image URL's answer was cut off before its end.")
+            return Fetched(b"".join(chunks), response.getheader("Content-Type") or "", target.url)
         finally:
+            timer.cancel()
             conn.close()
     raise FetchError(f"The image URL redirected more than {max_redirects} times.")

@@ -2,13 +2,16 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from accounts.auth import LoginForm
+from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm, RulesSetPasswordForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import dashboard, dashboard_uploads, openai_apis
+from ocrjobs import control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -17,6 +20,22 @@ api_v1 = [
     path("processing-jobs", job_apis.ProcessingJobListApi.as_view(), name="processing-jobs"),
     path("download/signed-url", job_apis.DownloadSignedUrlApi.as_view(), name="download-signed-url"),
     path("results/<str:job_id>", job_apis.ResultApi.as_view(), name="results"),
+    path("jobs/<str:job_id>", control_apis.JobDetailApi.as_view(), name="job"),
+    path("jobs/<str:job_id>/cancel", control_apis.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<str:job_id>/retry", control_apis.JobRetryApi.as_view(), name="job-retry"),
+    path("jobs/<uuid:job_id>/events", control_apis.job_events, name="job-events"),
+    path("usage", control_apis.UsageApi.as_view(), name="usage-api"),
+    path("settings", control_apis.SettingsApi.as_view(), name="settings-api"),
+    path("webhooks", control_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
+    path("webhooks/callback-secret", control_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
+    path("webhooks/deliveries", control_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path(
+        "webhooks/deliveries/<str:delivery_id>/redeliver",
+        control_apis.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
+    path("webhooks/<str:endpoint_id>", control_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
+    path("ocr-modes/<str:name>/versions", control_apis.ModeVersionListApi.as_view(), name="ocr-mode-versions"),
 ]
 
 storage = [
@@ -33,10 +52,36 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include(storage)),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/signup/sent/", account_views.signup_sent, name="signup-sent"),
+    path("accounts/confirm/<uidb64>/<token>/", account_views.signup_confirm, name="signup-confirm"),
+    path(
+        "accounts/password/reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            subject_template_name="registration/password_reset_subject.txt",
+            form_class=LimitedPasswordResetForm,
+        ),
+        name="password_reset",
+    ),
+    path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=RulesSetPasswordForm),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(form_class=RulesPasswordChangeForm),
+        name="password_change",
+    ),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("welcome/", account_views.welcome, name="welcome"),
     path("keys/", account_views.keys, name="keys"),
@@ -53,13 +98,26 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
     path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
     path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),
+    path("jobs/<uuid:job_id>/cancel", control_dashboard.job_cancel, name="job-cancel-page"),
+    path("jobs/<uuid:job_id>/delete", control_dashboard.job_delete, name="job-delete-page"),
+    path("jobs/<uuid:job_id>/rerun", control_dashboard.job_rerun, name="job-rerun-page"),
+    path("webhooks/", control_dashboard.webhooks_page, name="webhooks-page"),
+    path("webhooks/new", control_dashboard.webhook_create, name="webhook-create"),
+    path("webhooks/<int:endpoint_id>/delete", control_dashboard.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/deliveries/<int:delivery_id>/redeliver",
+        control_dashboard.webhook_redeliver,
+        name="webhook-redeliver-page",
+    ),
+    path("webhooks/callback-secret", control_dashboard.callback_secret, name="webhooks-callback-secret-page"),
+    path("settings/retention", control_dashboard.retention, name="settings-retention"),
     path("modes/", mode_views.modes, name="modes"),
     path("modes/new", mode_views.mode_create, name="mode-create"),
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
     path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
     path("modes/preview", mode_views.mode_preview, name="mode-preview"),
-    re_path(r"^(?:api|storage)/", lambda request: JsonResponse({"detail": "Not found."}, status=404)),
-    re_path(r"^v1/", lambda request: JsonResponse(_openai_not_found(request), status=404)),
+    re_path(r"^(?:api|storage)/", csrf_exempt(lambda request: JsonResponse({"detail": "Not found."}, status=404))),
+    re_path(r"^v1/", csrf_exempt(lambda request: JsonResponse(_openai_not_found(request), status=404))),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),
 ]
@@ -71,9 +129,23 @@ def _openai_not_found(request: HttpRequest) -> dict:
 
 
 def _json_or_html(request: HttpRequest, status: int, message: str, fallback):
-    if request.path.startswith(("/api/", "/v1/", "/storage/")):
+    """The error in the format of the API the path belongs to: OpenAI's under /v1/, {"detail"} under /api/ and
+    /storage/, the HTML page `fallback` elsewhere."""
+    if request.path.startswith("/v1/"):
+        code = {403: "forbidden", 404: "not_found"}.get(status, "server_error")
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+        return JsonResponse(body, status=status)
+    if request.path.startswith(("/api/", "/storage/")):
         return JsonResponse({"detail": message}, status=status)
     return fallback
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a JSON 403 under the APIs (whose own views are CSRF-exempt: only an unknown route or a
+    session-authenticated call gets here), Django's page elsewhere."""
+    from django.views.csrf import csrf_failure as page
+
+    return _json_or_html(request, 403, "CSRF verification failed.", page(request, reason=reason))
 
 
 def handler404(request: HttpRequest, exception: Exception):

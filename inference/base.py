@@ -34,6 +34,7 @@ class ModeSpec:
     description: str
     prompt: str
     output_kind: str
+    version: int | None = None  # a custom mode's version (None for the built-in modes)
 
 
 @dataclass

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from inference import deepseek_output, strips
+from PIL import Image
+
+from inference import cancel, deepseek_output, strips
 from inference.base import Block, ModeSpec, OutputKind, PageResult, Usage
 
 
@@ -17,6 +22,28 @@ def extras(kind: str, text: str, blocks: list) -> dict[str, Any]:
     if kind == OutputKind.CHART:
         return {"chart": deepseek_output.chart(text)}
     return {}
+
+
+def recognize_in_strips(
+    image: Image.Image,
+    plan: strips.StripPlan,
+    read: Callable[[Image.Image], PageResult],
+    *,
+    mode: ModeSpec,
+    workers: int,
+) -> PageResult:
+    """Every strip of `image` read by `read` (one request each), all at once on up to `workers` threads, and the
+    results joined (`merge_strip_results`). A job's cancel token goes with the strips to their threads."""
+    parts = strips.crops(image.convert("RGB"), plan)
+    token = cancel.current()
+
+    def one(part: Image.Image) -> PageResult:
+        with cancel.cancel_scope(token) if token is not None else contextlib.nullcontext():
+            return read(part)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(parts), workers)), thread_name_prefix="strip") as pool:
+        results = list(pool.map(one, parts))
+    return merge_strip_results(plan, results, mode)
 
 
 def merge_strip_results(plan: strips.StripPlan, results: list[PageResult], mode: ModeSpec) -> PageResult:

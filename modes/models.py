@@ -20,6 +20,7 @@ class CustomMode(models.Model):
     output_kind = models.CharField(
         max_length=16, choices=[(k.value, k.label) for k in OutputKind], default=OutputKind.TEXT.value
     )
+    version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -29,3 +30,22 @@ class CustomMode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomModeVersion(models.Model):
+    """Every version a custom mode has had: editing its prompt (or kind, name shown, description) adds one."""
+
+    mode = models.ForeignKey(CustomMode, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    display_name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True, default="")
+    prompt = models.TextField(max_length=4000)
+    output_kind = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["mode", "version"], name="custom_mode_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.mode_id} v{self.version}"

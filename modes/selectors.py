@@ -25,6 +25,7 @@ def _custom_spec(mode: CustomMode) -> ModeSpec:
         description=mode.description,
         prompt=mode.prompt,
         output_kind=mode.output_kind,
+        version=mode.version,
     )
 
 
@@ -47,3 +48,16 @@ def mode_get(*, user: User, name: str | None) -> ModeSpec:
         known = ", ".join([*BUILTIN_MODES, *CustomMode.objects.filter(owner=user).values_list("name", flat=True)])
         raise InvalidInput(f"Unknown mode {name!r}. Known modes: {known}.", param="mode")
     return _custom_spec(custom)
+
+
+def mode_versions(*, user: User, name: str) -> list:
+    """Every version of the caller's custom mode `name`, newest first; NotFound for a built-in or unknown one."""
+    from deepread.errors import NotFound
+    from modes.models import CustomModeVersion
+
+    mode = CustomMode.objects.filter(owner=user, name=name).first()
+    if mode is None:
+        if name in BUILTIN_MODES:
+            raise NotFound(f"{name!r} is a built-in mode; only custom modes have versions.")
+        raise NotFound(f"No custom mode {name!r}.")
+    return list(CustomModeVersion.objects.filter(mode=mode).order_by("-version"))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from deepread.errors import InvalidInput, NotFound
 from modes.builtin import BUILTIN_MODES
-from modes.models import CustomMode
+from modes.models import CustomMode, CustomModeVersion
 from modes.selectors import mode_get
 
 
@@ -19,8 +19,24 @@ def _validated_save(mode: CustomMode) -> CustomMode:
         mode.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
-    mode.save()
+    # A change of what the mode does (prompt, kind, name shown, description) is a new version; jobs record theirs.
+    latest = CustomModeVersion.objects.filter(mode_id=mode.pk).order_by("-version").first() if mode.pk else None
+    changed = latest is None or any(getattr(latest, f) != getattr(mode, f) for f in VERSIONED_FIELDS)
+    if latest is not None and changed:
+        mode.version = latest.version + 1
+    try:
+        with transaction.atomic():  # full_clean's unique check can be overtaken: the constraint decides
+            mode.save()
+    except IntegrityError as exc:
+        raise InvalidInput(f"You already have a mode named {mode.name!r}; choose another name.", param="name") from exc
+    if changed:
+        CustomModeVersion.objects.create(
+            mode=mode, version=mode.version, **{f: getattr(mode, f) for f in VERSIONED_FIELDS}
+        )
     return mode
+
+
+VERSIONED_FIELDS = ("display_name", "description", "prompt", "output_kind")
 
 
 def custom_mode_create(

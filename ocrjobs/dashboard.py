@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -28,10 +29,11 @@ from modes.selectors import mode_list
 from ocrjobs import selectors, services
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
+from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
-STATUSES = ["pending", "processing", "completed", "failed"]
+STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
@@ -135,7 +137,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "filters": filters,
-        "query": "&".join(f"{k}={v}" for k, v in filters.items() if v),
+        "query": urlencode({k: v for k, v in filters.items() if v}),
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
@@ -169,7 +171,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     html = ""
     if page:
         base = reverse("job-artifact", args=[job.id, "x"])[:-1]
-        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]))
+        html = markdown_html(_FIGURE_LINK.sub(lambda m: f"]({base}{m.group(1)})", page["text"]), images=base)
     blocks = [
         {**b, "i": i, "w": b["bbox"][2] - b["bbox"][0], "h": b["bbox"][3] - b["bbox"][1]}
         for i, b in enumerate(page["blocks"] if page else [])
@@ -187,6 +189,7 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "has_tables": bool(result and result.get("tables")),
         "annotated_name": f"page-{number}-annotated.png",
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
+        "current_version": _current_version(request, job),
     }
     if request.htmx:
         if job.is_terminal:  # the job just ended: reload the page to show the result
@@ -195,6 +198,15 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             return response
         return render(request, "ocrjobs/viewer.html#progress", context)
     return render(request, "ocrjobs/viewer.html", context)
+
+
+def _current_version(request: HttpRequest, job) -> int | None:
+    """The custom mode's version now, to offer a re-run when the job ran an older one."""
+    from modes.models import CustomMode
+
+    if job.mode_version is None:
+        return None
+    return CustomMode.objects.filter(owner=request.user, name=job.mode).values_list("version", flat=True).first()
 
 
 @login_required
@@ -253,6 +265,11 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
             filename=job.filename or "upload",
             content_type=job.content_type or "application/octet-stream",
         )
+    if kind in FORMATS:  # the searchable PDF and hOCR, drawn once and stored beside the result
+        if job.status != JobStatus.COMPLETED:
+            raise Http404("No result yet.")
+        key, name, content_type = output_prepare(job=job, output_format=kind)
+        return FileResponse(default_storage.open(key), as_attachment=True, filename=name, content_type=content_type)
     result = selectors.job_result_document(job=job)
     if result is None:
         raise Http404("No result yet.")

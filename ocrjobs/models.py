@@ -20,7 +20,7 @@ PUBLIC_STATUS = {
     JobStatus.PROCESSING: "processing",
     JobStatus.COMPLETED: "completed",
     JobStatus.FAILED: "failed",
-    JobStatus.CANCELLED: "failed",
+    JobStatus.CANCELLED: "cancelled",
 }
 
 
@@ -48,8 +48,23 @@ class Job(models.Model):
     model = models.CharField(max_length=100, blank=True, default="")
     error = models.TextField(blank=True, default="")
 
+    # Job control (ocrjobs/control.py): the pages asked for (`1-3,7`, empty for all), the job this one retries,
+    # a per-job webhook URL, the custom mode's version, the API key that asked, the last status notified.
+    page_range = models.CharField(max_length=200, blank=True, default="")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    callback_url = models.URLField(max_length=2000, blank=True, default="")
+    mode_version = models.PositiveIntegerField(null=True, blank=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    notified_status = models.CharField(max_length=16, blank=True, default="")
+
     usage_month = models.DateField()
     refunded = models.BooleanField(default=False)
+    # Shortcuts (ocrjobs/shortcuts.py): OCR every page even where a text layer or an earlier result could answer it.
+    force_ocr = models.BooleanField(default=False)
+    # SHA-256 of the uploaded file, set when the job first runs: an identical re-upload reuses the whole result.
+    source_sha256 = models.CharField(max_length=64, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
 
@@ -66,6 +81,7 @@ class Job(models.Model):
             models.Index(fields=["owner", "mode", "-created_at"], name="job_owner_mode_created"),
             models.Index(fields=["status", "updated_at"], name="job_status_updated"),
             models.Index(fields=["owner", "status"], name="job_owner_status"),
+            models.Index(fields=["owner", "source_sha256"], name="job_owner_source"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -111,6 +127,8 @@ class JobPage(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="pages")
     page = models.PositiveIntegerField()
     result = models.JSONField()
+    # Who may reuse this result for an identical page: a hash of the account, mode, prompt, model and page image.
+    reuse_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["page"]
@@ -118,3 +136,23 @@ class JobPage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} p{self.page}"
+
+
+from ocrjobs.control_models import (  # noqa: E402  (the job-control models live beside, registered with this app)
+    AccountJobSettings,
+    IdempotencyRecord,
+    UsageRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "AccountJobSettings",
+    "IdempotencyRecord",
+    "Job",
+    "JobPage",
+    "JobStatus",
+    "UsageRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -30,7 +30,8 @@ STATUS_FILTERS = {
     "pending": [JobStatus.AWAITING_UPLOAD, JobStatus.QUEUED],
     "processing": [JobStatus.PROCESSING],
     "completed": [JobStatus.COMPLETED],
-    "failed": [JobStatus.FAILED, JobStatus.CANCELLED],
+    "failed": [JobStatus.FAILED],
+    "cancelled": [JobStatus.CANCELLED],
 }
 
 

@@ -24,6 +24,7 @@ from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund
 from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
+from inference import cancel
 from inference.annotate import annotate_png
 from inference.base import EngineError, ModeSpec, Usage
 from inference.deepseek_output import image_placeholder
@@ -48,6 +49,8 @@ from ocrjobs.filenames import (
     upload_key_prefix,
 )
 from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.pages import select_pages
+from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
@@ -120,11 +123,25 @@ def job_create(
     filename: str | None = None,
     content_type: str | None = None,
     base_url: str,
+    pages: str | None = None,
+    callback_url: str | None = None,
+    api_key_id: int | None = None,
+    force_ocr: bool = False,
 ) -> UploadTicket:
-    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota."""
+    """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
+
+    `pages` (`1-3,7`, ocrjobs.pages) limits the pages recognised; `callback_url` gets this job's webhook events
+    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent. `force_ocr` sends
+    every page to the engine even where a text layer or an earlier result could answer it (ocrjobs.shortcuts)."""
+    from ocrjobs.pages import normalize_pages
+    from ocrjobs.usage import usage_record
+    from ocrjobs.webhooks import callback_url_check
+
     content_type = _check_content_type(content_type)
     spec = mode_get(user=user, name=mode)
     check_mode_servable(spec)
+    pages = normalize_pages(pages)
+    callback_url = callback_url_check(user=user, url=callback_url) if callback_url else ""
     name = safe_filename(filename) if filename else ""
     job_id = uuid.uuid4()
     prefix = upload_key_prefix(account_id=user.pk, job_id=str(job_id))
@@ -142,8 +159,14 @@ def job_create(
             content_type=content_type,
             upload_key=key,
             usage_month=month_start(now),
+            page_range=pages,
+            callback_url=callback_url,
+            mode_version=spec.version,
+            api_key_id=api_key_id,
+            force_ocr=force_ocr,
         )
         job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
+        usage_record(user=user, api_key_id=api_key_id, kind="job", mode=spec.name, now=now)
     ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
     urls = presign_upload(
         job_id=str(job.id),
@@ -287,6 +310,11 @@ def engine_options() -> dict[str, object]:
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
+    return vllm_engine_options()
+
+
+def vllm_engine_options() -> dict[str, object]:
+    """The vLLM engine's options from the settings, whichever engine this process runs."""
     return {
         "base_urls": tuple(settings.VLLM_BASE_URLS),
         "model": settings.VLLM_MODEL,
@@ -299,6 +327,7 @@ def engine_options() -> dict[str, object]:
         "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
         "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
         "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+        "cpu_fallback": settings.DEEPREAD_LADDER_CPU,
     }
 
 
@@ -373,9 +402,13 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         data, info = _read_upload(job)
         _ensure_output_key(job=job)
         done = frozenset(JobPage.objects.filter(job=job).values_list("page", flat=True))
-        Job.objects.filter(pk=job.pk).update(page_count=info.page_count, pages_done=len(done))
-        job.page_count = info.page_count
-        todo = [n for n in range(1, info.page_count + 1) if n not in done]
+        wanted = select_pages(job.page_range, info.page_count)  # the pages asked for count, not the document's
+        Job.objects.filter(pk=job.pk).update(page_count=len(wanted), pages_done=len(done))
+        job.page_count = len(wanted)
+        todo = [n for n in wanted if n not in done]
+        done = done | frozenset(range(1, info.page_count + 1)).difference(wanted)
+        if todo and _reuse_whole(job=job, data=data):  # an identical re-upload: every page from the earlier result
+            return job_complete(job=job)
         if not todo:
             return job_complete(job=job)
         if pages_fan_out() and len(todo) > 1:
@@ -388,7 +421,7 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
         ):
-            if _page_recognize_store(job=job, page=page, engine=engine):
+            if _page_recognize_store(job=job, page=page, engine=engine, data=data, info=info):
                 return job_complete(job=job)
         return job
     return guard.failed
@@ -407,19 +440,33 @@ def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
             return None
         data, info = _read_upload(job)
         image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-        if _page_recognize_store(job=job, page=image, engine=_engine()):
+        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info):
             return job_complete(job=job)
         return job
     return guard.failed
 
 
-def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
-    spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
-    result = engine.recognize(page.image, spec, source=page.source)
-    document = result.as_dict(page.number)
-    document["model"] = engine.model_name
-    _store_figures(job=job, page=page, document=document, blocks=result.blocks)
-    return job_page_store(job_id=job.pk, number=page.number, result=document)
+def _page_recognize_store(
+    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None
+) -> bool:
+    cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
+    document, reuse_key = page_shortcut(job=job, page=page, model=engine.model_name, data=data, info=info)
+    if document is None:
+        spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+        result = engine.recognize(page.image, spec, source=page.source)
+        document = result.as_dict(page.number)
+        document["model"] = engine.model_name
+        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+    return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+
+
+def _reuse_whole(*, job: Job, data: bytes) -> bool:
+    """Store every page of an identical earlier upload's result for this job; True when it did."""
+    pages = job_reuse_whole(job=job, data=data, model=_engine().model_name)
+    last = False
+    for number, document, reuse_key in pages:
+        last = job_page_store(job_id=job.pk, number=number, result=document, reuse_key=reuse_key) or last
+    return bool(pages) and last
 
 
 def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
@@ -437,7 +484,7 @@ def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -
         document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
 
 
-def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> bool:
+def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
     """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
@@ -448,7 +495,9 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> boo
         job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
         if job.status != JobStatus.PROCESSING:
             return False
-        _, created = JobPage.objects.get_or_create(job_id=job.pk, page=number, defaults={"result": result})
+        _, created = JobPage.objects.get_or_create(
+            job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}
+        )
         if not created:
             return False
         done = JobPage.objects.filter(job_id=job.pk).count()
@@ -457,6 +506,9 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> boo
             lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
             updated_at=now,
         )
+    from ocrjobs.events import page_stored
+
+    page_stored(job_id=job.pk, page=number)
     return done >= (job.page_count or 0)
 
 
@@ -552,16 +604,16 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
     the page artifacts stored so far are deleted and the reserved result name is released."""
     now = timezone.now()
     with transaction.atomic():
-        reserved = (
-            Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).values_list("owner_id", "output_key")
-        )
+        # A completed job stays completed, and a cancelled one cancelled (its pages may still be finishing).
+        ended = (JobStatus.COMPLETED, JobStatus.CANCELLED)
+        reserved = Job.objects.filter(pk=job_id).exclude(status__in=ended).values_list("owner_id", "output_key")
         reserved = reserved.first()
-        Job.objects.filter(pk=job_id).exclude(status=JobStatus.COMPLETED).update(
+        Job.objects.filter(pk=job_id).exclude(status__in=ended).update(
             status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now, output_key=None
         )
         job = Job.objects.get(pk=job_id)
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):
-            quota_refund(user_id=job.owner_id, month=job.usage_month)
+            quota_refund(user_id=job.owner_id, month=job.usage_month, day=job.created_at.astimezone(dt.UTC).date())
     if reserved and reserved[1]:
         _delete_artifacts(account_id=reserved[0], output_key=reserved[1])
     job.refresh_from_db()
@@ -616,9 +668,9 @@ def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 60)
     cancelled = []
-    for job_id, owner_id, month in Job.objects.filter(
+    for job_id, owner_id, month, created_at in Job.objects.filter(
         status=JobStatus.AWAITING_UPLOAD, created_at__lt=cutoff
-    ).values_list("pk", "owner_id", "usage_month")[:500]:
+    ).values_list("pk", "owner_id", "usage_month", "created_at")[:500]:
         with transaction.atomic():
             done = Job.objects.filter(pk=job_id, status=JobStatus.AWAITING_UPLOAD).update(
                 status=JobStatus.CANCELLED,
@@ -628,7 +680,7 @@ def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
                 updated_at=now,
             )
             if done:
-                quota_refund(user_id=owner_id, month=month)
+                quota_refund(user_id=owner_id, month=month, day=created_at.astimezone(dt.UTC).date())
                 cancelled.append(str(job_id))
     return cancelled
 

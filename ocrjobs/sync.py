@@ -15,11 +15,11 @@ engine failure gives the request back. Refused input spends nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,49 +30,34 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund, quota_require
-from deepread import urlfetch
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
 from inference.annotate import annotate_png
-from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
-from inference.documents import InputError, inspect_document, iter_pages
+from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
+from inference.documents import DocumentInfo, InputError, PageImage, inspect_document, iter_pages
 from inference.registry import get_engine
-from modes.selectors import mode_get
+from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
+from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
+    OcrError,
+    OcrRequest,
+    inspect_input,
+    load_image_bytes,
+    servable_mode,
+)
 
 logger = logging.getLogger(__name__)
 
 
-class OcrError(Exception):
-    """An error in OpenAI's format: `{"error": {"message", "type", "param", "code"}}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        param: str | None = None,
-        *,
-        kind: str = "invalid_request_error",
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-        self.kind, self.retry_after = kind, retry_after
-
-
-@dataclass(frozen=True)
-class OcrRequest:
-    image: str
-    image_type: str = "url"
-    model: str | None = None
-    return_image: bool = False
-    mode: str | None = None
+PageCallback = Callable[[PageImage, PageResult], None]
 
 
 @dataclass(frozen=True)
 class OcrOutcome:
     body: dict[str, Any]
     quota: QuotaStatus
+
+
+SEED_MODEL = "deepseek-ocr"  # the name every documented client sends
 
 
 # --- models -----------------------------------------------------------------------------------------------------
@@ -86,11 +71,19 @@ def served_model() -> str:
 
 
 def model_aliases() -> dict[str, str]:
-    """Other names clients may send for the served model. A vLLM deployment answers to `deepseek-ocr`; a CPU-only
-    one does not claim to be DeepSeek-OCR unless the operator maps the name (DEEPREAD_MODEL_ALIASES)."""
-    aliases = {"deepseek-ocr": settings.VLLM_MODEL} if settings.DEEPREAD_ENGINE == "vllm" else {}
+    """Other names clients may send, each mapped to the served model.
+
+    `deepseek-ocr`, the name every documented client sends, resolves to the engine that serves, whichever it is
+    (the answer's `model` still names what ran), unless DEEPREAD_MODEL_STRICT is set: then a CPU-only server
+    answers only to its own name and to the names the operator lists in DEEPREAD_MODEL_ALIASES.
+    """
+    served = served_model()
+    aliases = {}
+    if settings.DEEPREAD_ENGINE == "vllm" or not settings.DEEPREAD_MODEL_STRICT:
+        aliases[SEED_MODEL] = served
     for alias in settings.DEEPREAD_MODEL_ALIASES:
-        aliases[alias] = served_model()
+        aliases[alias] = served
+    aliases.pop(served, None)
     return aliases
 
 
@@ -170,113 +163,44 @@ def _slot() -> threading.BoundedSemaphore:
         return _slots
 
 
-# --- the image ----------------------------------------------------------------------------------------------------
-def load_image_bytes(req: OcrRequest) -> bytes:
-    value = req.image.strip()
-    if value.startswith("data:"):
-        header, sep, payload = value.partition(",")
-        if not sep or ";base64" not in header:
-            raise OcrError(400, "invalid_base64_format", "A data: URL must be `data:<type>;base64,<data>`.", "image")
-        return _b64decode(payload)
-    if req.image_type == "base64":
-        return _b64decode(value)
-    try:
-        fetched = urlfetch.fetch(
-            value,
-            max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
-            connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
-            read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
-            max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
-            allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
-        )
-    except urlfetch.FetchError as exc:
-        status = 413 if exc.code == "image_too_large" else 400
-        raise OcrError(status, exc.code, exc.message, "image") from exc
-    return fetched.data
-
-
-def _b64decode(payload: str) -> bytes:
-    if len(payload) > settings.DEEPREAD_MAX_UPLOAD_BYTES * 4 // 3 + 8:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
-    cleaned = "".join(payload.split())
-    try:
-        data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise OcrError(400, "invalid_base64_format", "The image is not valid base64 data.", "image") from exc
-    if not data:
-        raise OcrError(400, "invalid_base64_format", "The base64 image data is empty.", "image")
-    return data
-
-
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
-    model = resolve_model(req.model)
+    """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
+    quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
+    spec = servable_mode(user=user, name=req.mode or "ocr")
     try:
-        spec = mode_get(user=user, name=req.mode or "ocr")
+        asked = parse_pages(req.pages)
     except InvalidInput as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, "mode") from exc
-    try:
-        check_mode_servable(spec)
-    except ApplicationError as exc:
-        raise OcrError(400, "unsupported_capability", exc.message, "mode") from exc
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
     data = load_image_bytes(req)
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
+    info = inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES)
     try:
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_SYNC_MAX_PAGES
-        )
+        wanted = select_pages(req.pages, info.page_count)
     except InputError as exc:
-        if exc.kind == "too_large":
-            raise OcrError(413, "image_too_large", exc.message, "image") from exc
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    now = timezone.now()
-    try:
-        if _engine is None:
-            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
-        engine = _ready_engine()
-        with transaction.atomic():
-            quota = quota_consume(user=user, now=now)
-    except QuotaExceeded as exc:
-        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
-    try:
-        body = _run(engine, spec, data, info, model=model, return_image=req.return_image)
-    except BaseException:
-        quota_refund(user_id=user.pk, month=month_start(now))
-        raise
-    return OcrOutcome(body=body, quota=quota)
-
-
-def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool) -> dict[str, Any]:
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
+        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
+    if len(wanted) > settings.DEEPREAD_SYNC_MAX_PAGES:
         raise OcrError(
-            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
+            413, "image_too_large",
+            f"{len(wanted)} pages asked for; /v1/ocr reads at most {settings.DEEPREAD_SYNC_MAX_PAGES} per call.",
+            "pages",
+        )  # fmt: skip
+    skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
+    model = resolve_model(req.model)
+    texts, usage, finish, annotated = [], Usage(), "stop", None
+
+    def on_page(page: PageImage, result: PageResult) -> None:
+        nonlocal usage, finish, annotated
+        texts.append(result.text)
+        usage = Usage(
+            usage.prompt_tokens + result.usage.prompt_tokens,
+            usage.completion_tokens + result.usage.completion_tokens,
         )
-    try:
-        texts, usage, finish, annotated = [], Usage(), "stop", None
-        for page in iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS):
-            try:
-                result = engine.recognize(page.image, spec, source=page.source)
-            except InputUnreadable as exc:
-                raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-            except EngineError as exc:
-                if exc.retryable:
-                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
-                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
-            texts.append(result.text)
-            usage = Usage(
-                usage.prompt_tokens + result.usage.prompt_tokens,
-                usage.completion_tokens + result.usage.completion_tokens,
-            )
-            if result.finish_reason != "stop":
-                finish = result.finish_reason
-            if return_image and annotated is None:  # the first page: the input as the client sent it
-                annotated = annotate_png(page.image, result.blocks)
-    except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    finally:
-        slots.release()
+        if result.finish_reason != "stop":
+            finish = result.finish_reason
+        if req.return_image and annotated is None:  # the first page: the input as the client sent it
+            annotated = annotate_png(page.image, result.blocks)
+
+    quota = ocr_pages(user=user, spec=spec, data=data, info=info, on_page=on_page, skip=skip)
     body: dict[str, Any] = {
         "id": f"ocr-{uuid.uuid4().hex}",
         "object": "ocr.completion",
@@ -287,7 +211,65 @@ def _run(engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, retur
     if annotated is not None:
         body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
     body["usage"] = usage.as_dict()
-    return body
+    return OcrOutcome(body=body, quota=quota)
+
+
+def ocr_pages(
+    *,
+    user: User,
+    spec: ModeSpec,
+    data: bytes,
+    info: DocumentInfo,
+    on_page: PageCallback,
+    skip: frozenset[int] = frozenset(),
+    param: str = "image",
+) -> QuotaStatus:
+    """Spend one request of `user`'s quota and recognise the pages of an already inspected file, calling
+    `on_page(page, result)` for each in order (page numbers from 1; those in `skip` are left out) while the engine
+    slot is held, so page images need not outlive the call. An engine failure gives the request back.
+    Raises OcrError: 403 quota, 503 engine loading or busy, 400 unreadable pixels, 500 engine error."""
+    now = timezone.now()
+    try:
+        if _engine is None:
+            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
+        engine = _ready_engine()
+        with transaction.atomic():
+            quota = quota_consume(user=user, now=now)
+    except QuotaExceeded as exc:
+        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
+    try:
+        _run(engine, spec, data, info, on_page=on_page, skip=skip, param=param)
+    except BaseException:
+        quota_refund(user_id=user.pk, month=month_start(now))
+        raise
+    return quota
+
+
+def _run(engine: Engine, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: PageCallback,
+         skip: frozenset[int], param: str) -> None:  # fmt: skip
+    slots = _slot()
+    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
+        raise OcrError(
+            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
+        )
+    try:
+        pages = iter_pages(
+            data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+        )
+        for page in pages:
+            try:
+                result = engine.recognize(page.image, spec, source=page.source)
+            except InputUnreadable as exc:
+                raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+            except EngineError as exc:
+                if exc.retryable:
+                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
+                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
+            on_page(page, result)
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+    finally:
+        slots.release()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from inference.base import EngineError
 from ocrjobs import services
+from ocrjobs.cancellation import job_cancel_scope
 
 logger = logging.getLogger(__name__)
 RETRYABLE = (EngineError, services.StorageFault)
@@ -39,6 +40,8 @@ def _wait_for_vllm(**_: object) -> None:
             "Starting without a ready DeepSeek-OCR server after %.0f s; pages will be retried until it answers.",
             settings.DEEPREAD_VLLM_WAIT_S,
         )
+    elif settings.DEEPREAD_VLLM_GUARD_CHECK:
+        engine.check_guard()  # a bad server is logged for the operator, and gets no page until it is fixed
 
 
 def _retry_delay(retries: int) -> float:
@@ -62,18 +65,34 @@ def _retry_or_fail(task, exc: Exception, *, job_id: str, prefix: str = "") -> No
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_process(self, job_id: str) -> None:
     try:
-        services.job_run(job_id=job_id)
+        with job_cancel_scope(job_id):
+            services.job_run(job_id=job_id)
     except RETRYABLE as exc:  # only retryable ones reach here
         _retry_or_fail(self, exc, job_id=job_id)
+    finally:
+        _notify_ended(job_id)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_page_process(self, job_id: str, page: int) -> None:
     """One page of a fanned-out document (the vLLM engine); the task that stores the last page finishes the job."""
     try:
-        services.job_page_run(job_id=job_id, page=page)
+        with job_cancel_scope(job_id):
+            services.job_page_run(job_id=job_id, page=page)
     except RETRYABLE as exc:  # a page's engine failure names the page; the result's storage failure does not
         _retry_or_fail(self, exc, job_id=job_id, prefix=f"Page {page}: " if isinstance(exc, EngineError) else "")
+    finally:
+        _notify_ended(job_id)
+
+
+def _notify_ended(job_id: str) -> None:
+    """The job's end event (webhooks), once, whichever task ended it."""
+    from ocrjobs.events import job_ended
+
+    try:
+        job_ended(job_id=job_id)
+    except Exception:
+        logger.exception("Could not notify the end of job %s", job_id)
 
 
 @shared_task
@@ -94,3 +113,37 @@ def jobs_sweep() -> int:
     if cancelled:
         logger.info("Sweep cancelled %d jobs whose upload never arrived", len(cancelled))
     return len(requeued)
+
+
+@shared_task(bind=True, acks_late=True)
+def webhook_deliver(self, delivery_id: int) -> None:
+    """One attempt at one webhook delivery; a short backoff is waited for here, a long one by webhooks_sweep."""
+    from ocrjobs import webhooks
+
+    retry_in = webhooks.deliver(delivery_id=delivery_id)
+    if retry_in is not None and retry_in <= 900:
+        webhook_deliver.apply_async((delivery_id,), countdown=retry_in)
+
+
+@shared_task
+def webhooks_sweep() -> int:
+    """Due webhook retries, lost sends, end events nobody sent, and expired idempotency keys."""
+    from ocrjobs import events, idempotency, webhooks
+
+    events.jobs_notify_ended()
+    idempotency.records_expire()
+    due = webhooks.deliveries_due()
+    for delivery_id in due:
+        webhook_deliver.delay(delivery_id)
+    return len(due)
+
+
+@shared_task
+def retention_sweep() -> int:
+    """Delete what accounts with a retention setting no longer keep."""
+    from ocrjobs.control import jobs_retention_sweep
+
+    deleted = jobs_retention_sweep()
+    if deleted:
+        logger.info("Retention deleted %d jobs", deleted)
+    return deleted

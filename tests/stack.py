@@ -1,6 +1,6 @@
-"""A real DeepRead on embedded defaults, as `make run` starts it: gunicorn, a Celery worker on the filesystem
-broker, SQLite and local storage, all under one temporary var/ directory. Used by the end-to-end tests and the
-benchmarks; clients talk to it over HTTP as users would."""
+"""A real DeepRead on embedded defaults, as `make run` starts it: the web server (uvicorn), a Celery worker on the
+filesystem broker, SQLite and local storage, all under one temporary var/ directory. Used by the end-to-end tests
+and the benchmarks; clients talk to it over HTTP as users would."""
 
 from __future__ import annotations
 
@@ -42,11 +42,12 @@ class Stack:
         return (self.var / f"{name}.log").read_text(errors="replace")
 
     def wait_result(self, headers: dict, job_id: str, timeout: float = 90) -> dict:
-        """Poll `GET /api/v1/results/<id>` until the job completes or fails; the worker's log if it never does."""
+        """Poll `GET /api/v1/results/<id>` until the job ends (completed, failed or cancelled); the worker's log if
+        it never does."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             body = requests.get(f"{self.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
-            if body["status"] in ("completed", "failed"):
+            if body["status"] in ("completed", "failed", "cancelled"):
                 return body
             time.sleep(0.3)
         raise AssertionError(f"job {job_id} did not finish:\n{self.log('worker')[-3000:]}")
@@ -88,7 +89,7 @@ def running_stack(
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True, capture_output=True)
     commands = {
-        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, threads=8, access_log=access_log),
+        "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, access_log=access_log),
         "worker": processes.worker(BIN, engine=engine, concurrency=processes.worker_concurrency(engine, full_env)),
     }
     logs = {name: open(var / f"{name}.log", "w") for name in commands}  # noqa: SIM115

@@ -29,6 +29,18 @@ def test_embedded_defaults_fail_the_deploy_check(tmp_path):
         assert needle in result.stderr, needle
 
 
+def test_each_embedded_part_keeps_its_check_id_whatever_else_fails(tmp_path):
+    alone = _check(tmp_path, DEEPREAD_EMBEDDED_OK="sqlite,filesystem-broker,local-storage,file-cache",
+                   DEEPREAD_HTTPS="1")  # fmt: skip
+    assert "(deepread.E005) Production mode (DJANGO_DEBUG off), but the secret key was generated" in alone.stderr
+    assert "deepread.E001" not in alone.stderr
+    every = _check(tmp_path)
+    lines = every.stderr.splitlines()
+    for check_id, needle in [("E001", "SQLite"), ("E002", "filesystem broker"), ("E003", "local file storage"),
+                             ("E004", "cache is files"), ("E005", "secret key was generated")]:  # fmt: skip
+        assert [line for line in lines if f"(deepread.{check_id})" in line and needle in line], check_id
+
+
 def test_embedded_parts_asked_for_explicitly_pass(tmp_path):
     result = _check(
         tmp_path,

@@ -128,7 +128,7 @@
     return post(ticket.abandon_url, { reason: message }).then(function (answer) {
       if (!answer.ok) return;
       showRemaining(answer.data.remaining);
-      if (answer.data.status === "failed") row.state.textContent = "✕ " + message + " (not charged)";
+      if (answer.data.status === "cancelled") row.state.textContent = "✕ " + message + " (not charged)";
     }).catch(function () { /* the sweep cancels it when its URL expires */ });
   }
 
@@ -142,7 +142,7 @@
       if (state.status === "completed") {
         row.item.classList.add("completed");
         link.textContent = "✓ done: view the result";
-      } else if (state.status === "failed") {
+      } else if (state.status === "failed" || state.status === "cancelled") {
         fail(row, state.error || "failed");
         link.textContent = " details";
       } else {
@@ -278,9 +278,57 @@
     });
   }
 
+  // --- live progress: the job's Server-Sent Events (GET /api/v1/jobs/<id>/events) -----------------------------
+  function initLive(progress) {
+    if (!window.EventSource) return;
+    const status = progress.querySelector("#live-status");
+    const bar = progress.querySelector("#live-progress");
+    const count = progress.querySelector("#live-count");
+    const list = progress.querySelector("#live-pages");
+    const source = new EventSource(progress.dataset.events);
+    function show(done, total) {
+      if (!total) return;
+      bar.max = total;
+      bar.value = done;
+      count.textContent = done + " of " + total + " pages";
+    }
+    source.addEventListener("page_completed", function (event) {
+      const data = JSON.parse(event.data);
+      show(data.pages_done, data.pages);
+      const item = document.createElement("li");
+      item.dataset.page = data.page;
+      const title = document.createElement("h3");
+      title.textContent = "Page " + data.page;
+      const text = document.createElement("pre");
+      text.className = "plain";
+      text.textContent = data.text;  // text, never HTML: the page's words are the user's data
+      item.appendChild(title);
+      item.appendChild(text);
+      list.appendChild(item);
+    });
+    source.addEventListener("status", function (event) {
+      const data = JSON.parse(event.data);
+      status.textContent = data.status;
+      status.className = "badge badge-" + data.status;
+      show(data.pages_done, data.pages);
+      if (["completed", "failed", "cancelled"].indexOf(data.status) >= 0) {
+        source.close();
+        window.location.reload();
+      }
+    });
+  }
+
+  // --- confirmations ------------------------------------------------------------------------------------------
+  document.addEventListener("submit", function (event) {
+    const message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
   function init(root) {
     typeset(root);
     initViewer(root);
+    const progress = root.querySelector("#progress[data-events]");
+    if (progress) initLive(progress);
     const upload = root.querySelector("#upload-form");
     if (upload) initUpload(upload);
     const editor = root.querySelector("#mode-form");

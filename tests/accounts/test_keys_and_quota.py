@@ -167,3 +167,22 @@ def test_create_api_key_command_prints_the_key_alone_on_the_last_line(db, capsys
     call_command("create_api_key", "new@example.com")
     assert User.objects.filter(email="new@example.com").count() == 1
     assert ApiKey.objects.filter(user=key.user).count() == 2
+
+
+def test_a_refund_reaches_the_daily_counter_the_usage_chart_reads(db):
+    from accounts.models import DailyUsage
+    from accounts.services import quota_refund
+
+    user = UserFactory(tier=Tier.STANDARD)
+    monday = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    tuesday = monday + dt.timedelta(days=1)
+    quota_consume(user=user, now=monday)
+    quota_consume(user=user, now=tuesday)
+    quota_consume(user=user, now=tuesday)
+
+    quota_refund(user_id=user.pk, month=month_start(monday), day=monday.date())
+    quota_refund(user_id=user.pk, month=month_start(monday))  # no day given: the month's newest day
+
+    daily = dict(DailyUsage.objects.filter(user=user).values_list("day", "used"))
+    assert daily == {monday.date(): 0, tuesday.date(): 1}
+    assert MonthlyUsage.objects.get(user=user).used == sum(daily.values()) == 1

@@ -52,7 +52,7 @@ def test_a_refused_file_cancels_its_job_and_gives_the_request_back(client, me, d
     response = client.post(ticket["abandon_url"], {"reason": message})
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "failed"
+    assert body["status"] == "cancelled"
     assert body["terminal"] is True
     assert ticket["remaining"] == quota_status(user=me).limit - 1
     assert body["remaining"] == quota_status(user=me).limit  # none spent

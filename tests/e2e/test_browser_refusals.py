@@ -55,7 +55,7 @@ def test_every_file_refused_cancels_the_jobs_and_says_nothing_was_charged(page, 
 
     page.goto(f"{base}/jobs/")  # both jobs ended at once, nothing is left pending
     expect(page.locator("table.jobs tbody tr")).to_have_count(2)
-    expect(page.locator("table.jobs .badge-failed")).to_have_count(2)
+    expect(page.locator("table.jobs .badge-cancelled")).to_have_count(2)
     page.goto(f"{base}/upload/")
     assert _remaining(page) == before
 

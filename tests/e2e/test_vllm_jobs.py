@@ -132,7 +132,8 @@ def test_a_repetition_loop_is_retried_and_a_second_loop_fails_only_its_page(vllm
         vllm_service, headers, mode="document", filename="loop.png", data=looping, content_type="image/png"
     )
     result = vllm_service.wait_result(headers, job_id)["result"]
-    assert result["pages"][0]["retried_with_prompt"] == "Free OCR."
+    assert result["pages"][0]["recovered_by"] == "plain_prompt"
+    assert [a["step"] for a in result["pages"][0]["attempts"]] == ["first", "ngram_tight", "plain_prompt"]
     assert "failed_pages" not in result
 
     pages = [render_lines(["fine page"]), render_lines(["stuck page"])]

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services
+from ocrjobs import services, signing
 from ocrjobs.models import Job, JobStatus
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import LINES, cer, pdf_bytes, png_bytes
@@ -156,7 +156,7 @@ def test_oversize_upload_gets_413_by_both_routes(api, settings):
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
 
 
-def test_tampered_and_expired_signatures_are_refused(api, settings):
+def test_tampered_and_expired_signatures_are_refused(api, settings, monkeypatch):
     ticket = api.post(SIGN_URL).json()
     other = api.post(SIGN_URL).json()
     tampered = dict(ticket, upload_url=ticket["upload_url"].replace("signature=", "signature=0"))
@@ -169,7 +169,7 @@ def test_tampered_and_expired_signatures_are_refused(api, settings):
     assert _post_form(forged, png_bytes(), "x.png").status_code == 403
     settings.DEEPREAD_SIGNED_URL_TTL_S = 1
     short = api.post(SIGN_URL).json()
-    time.sleep(2.1)
+    monkeypatch.setattr(signing, "clock", lambda: time.time() + 2)
     assert _put(short, png_bytes()).status_code == 403
     assert "expired" in _post_form(short, png_bytes(), "a.png").json()["detail"]
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == 0

@@ -82,14 +82,54 @@ def test_a_pdf_gives_every_page_text(bearer):
 def test_models_list(bearer, settings):
     body = bearer.get("/v1/models").json()
     assert body["object"] == "list"
-    assert [m["id"] for m in body["data"]] == ["rapidocr-ppocrv6"]
+    assert [m["id"] for m in body["data"]] == ["rapidocr-ppocrv6", "deepseek-ocr"]
     assert body["data"][0]["object"] == "model"
+    settings.DEEPREAD_MODEL_STRICT = True
+    assert [m["id"] for m in bearer.get("/v1/models").json()["data"]] == ["rapidocr-ppocrv6"]
+    settings.DEEPREAD_MODEL_ALIASES = ["deepseek-ocr", "ocr-large"]
+    assert [m["id"] for m in bearer.get("/v1/models").json()["data"]] == [
+        "rapidocr-ppocrv6", "deepseek-ocr", "ocr-large"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("model", [None, "rapidocr-ppocrv6", "deepseek-ocr"])
+def test_the_seed_model_name_runs_the_serving_engine_and_says_so(bearer, user, model):
+    body = {"image": base64.b64encode(png_bytes()).decode(), "image_type": "base64"}
+    response = _post(bearer, body if model is None else {**body, "model": model})
+    assert response.status_code == 200, response.content
+    assert response.json()["model"] == "rapidocr-ppocrv6"
+    assert cer(response.json()["choices"][0]["text"], "\n".join(LINES)) < 0.05
+    assert _used(user) == 1
+
+
+def test_strict_mode_refuses_the_seed_name_unless_mapped(bearer, user, settings):
+    settings.DEEPREAD_MODEL_STRICT = True
+    body = {"image": base64.b64encode(png_bytes()).decode(), "image_type": "base64", "model": "deepseek-ocr"}
+    response = _post(bearer, body)
+    assert response.status_code == 404
+    assert (response.json()["error"]["code"], response.json()["error"]["param"]) == ("model_not_found", "model")
+    assert _used(user) == 0
     settings.DEEPREAD_MODEL_ALIASES = ["deepseek-ocr"]
-    assert [m["id"] for m in bearer.get("/v1/models").json()["data"]] == ["rapidocr-ppocrv6", "deepseek-ocr"]
-    response = _post(bearer, {"image": base64.b64encode(png_bytes()).decode(), "image_type": "base64",
-                              "model": "deepseek-ocr"})  # fmt: skip
+    response = _post(bearer, body)
     assert response.status_code == 200
     assert response.json()["model"] == "rapidocr-ppocrv6"
+    assert _used(user) == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "image_type", "code"),
+    [
+        ("not base64 at all!", "base64", "invalid_base64_format"),
+        ("file:///etc/passwd", "url", "invalid_url_protocol"),
+        (base64.b64encode(b"plain text").decode(), "base64", "unsupported_image_format"),
+    ],
+)
+def test_a_bad_image_gets_its_own_error_before_the_model_name(bearer, user, settings, image, image_type, code):
+    settings.DEEPREAD_MODEL_STRICT = True
+    response = _post(bearer, {"image": image, "image_type": image_type, "model": "gpt-4o"})
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, "image")
+    assert _used(user) == 0
 
 
 B64 = base64.b64encode(png_bytes(["x"])).decode()
@@ -102,7 +142,7 @@ BAD_REQUESTS = [
     ({"image": B64, "image_type": "jpeg"}, 400, "invalid_parameter", "image_type"),
     ({"image": B64, "image_type": "base64", "temperature": 0}, 400, "invalid_parameter", "temperature"),
     ({"image": B64, "image_type": "base64", "model": "gpt-4o"}, 404, "model_not_found", "model"),
-    ({"image": B64, "image_type": "base64", "model": "deepseek-ocr"}, 404, "model_not_found", "model"),
+    ({"image": B64, "image_type": "base64", "model": "deepseek-ocr-2"}, 404, "model_not_found", "model"),
     ({"image": B64, "image_type": "base64", "mode": "formula"}, 400, "unsupported_capability", "mode"),
     ({"image": B64, "image_type": "base64", "mode": "nonexistent"}, 400, "invalid_parameter", "mode"),
     ({"image": "ht!tp://[broken"}, 400, "invalid_url_format", "image"),

@@ -1,0 +1,26 @@
+"""The ASGI application the web server runs (`deepread.webserver`): Django behind the body guard
+(`deepread.asgi_guard`), with the engine for `POST /v1/ocr` warmed when the process starts."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deepread.settings")
+os.environ["DEEPREAD_WEB_SERVER"] = "asgi"  # settings: no per-thread persistent DB connections under ASGI
+
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+
+from deepread.asgi_guard import RequestBodyGuard
+
+django_application = get_asgi_application()
+application = RequestBodyGuard(
+    django_application,
+    max_body_bytes=settings.DEEPREAD_MAX_REQUEST_BYTES,
+    body_timeout_s=settings.DEEPREAD_BODY_TIMEOUT_S,
+    min_rate=settings.DEEPREAD_BODY_MIN_RATE,
+)
+
+if settings.DEEPREAD_SYNC_WARM:
+    # POST /v1/ocr runs the engine for this process; load it now, in the background, not on the first call.
+    from ocrjobs.sync import warm_in_background
+
+    warm_in_background()
