@@ -201,6 +201,8 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             raise NotFound("No such upload.")
+        if job.status == JobStatus.CANCELLED and not job.uploaded_at:
+            raise Conflict("This job was cancelled before its file arrived; create a new job for the file.")
         if job.status != JobStatus.AWAITING_UPLOAD:
             raise Conflict("A file was already uploaded for this job.")
         name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
