@@ -107,6 +107,8 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             "job_id": str(ticket.job.id),
             "upload_url": ticket.urls.put_url,
             "job_url": reverse("job-detail", args=[ticket.job.id]),
+            "state_url": reverse("job-state", args=[ticket.job.id]),
+            "abandon_url": reverse("job-upload-abandon", args=[ticket.job.id]),
             "remaining": ticket.quota.remaining,
         }
     )
