@@ -670,9 +670,13 @@ def _missing_object(exc: Exception) -> bool:
     return code in {"404", "NoSuchKey", "NotFound"}
 
 
-def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int = 3) -> list[str]:
-    """The sweep: re-enqueue jobs left queued past a while, or processing past their lease (lost messages)."""
+def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int | None = None) -> list[str]:
+    """The sweep: re-enqueue jobs left queued past a while, or processing past their lease (lost messages).
+
+    A job already claimed `max_attempts` times (default DEEPREAD_JOB_RETRIES + 1: the first try and its retries)
+    fails instead, refunded. Returns the ids re-enqueued."""
     now = now or timezone.now()
+    max_attempts = settings.DEEPREAD_JOB_RETRIES + 1 if max_attempts is None else max_attempts
     stale_queued = Q(
         status=JobStatus.QUEUED, updated_at__lt=now - dt.timedelta(seconds=settings.DEEPREAD_QUEUED_STALE_S)
     )
