@@ -27,7 +27,6 @@ from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
 from inference import cancel
 from inference.annotate import annotate_png
 from inference.base import EngineError, ModeSpec, Usage
-from inference.deepseek_output import image_placeholder
 from inference.documents import (
     ALLOWED_CONTENT_TYPES,
     DocumentInfo,
@@ -37,7 +36,7 @@ from inference.documents import (
     iter_pages,
     page_image,
 )
-from inference.images import FIGURE_LABELS, crop_figures
+from inference.images import crop_figures
 from inference.registry import engine_supports, get_engine
 from modes.selectors import mode_get
 from ocrjobs.filenames import (
@@ -51,6 +50,7 @@ from ocrjobs.filenames import (
 from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
+from ocrjobs.results import ResultDocument, ResultPage, page_document, result_page
 from ocrjobs.search import job_text_index
 from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
@@ -475,9 +475,8 @@ def _page_recognize_store(
     if document is None:
         spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
         result = engine.recognize(page.image, spec, source=page.source)
-        document = result.as_dict(page.number)
-        document["model"] = engine.model_name
-        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+        figures = _store_figures(job=job, page=page, blocks=result.blocks)
+        document = page_document(result, number=page.number, model=engine.model_name, figure_paths=figures)
     return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
 
 
@@ -490,19 +489,18 @@ def _reuse_whole(*, job: Job, data: bytes) -> bool:
     return bool(pages) and last
 
 
-def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
-    """Cut the figure blocks out of the page and store them beside the result; the Markdown links to them."""
-    crops = crop_figures(page.image, blocks)
-    if not crops:
-        return
-    figures = [b for b in document["blocks"] if b["type"] in FIGURE_LABELS]
-    for n, (block, png) in enumerate(zip(figures, crops, strict=True), start=1):
+def _store_figures(*, job: Job, page: PageImage, blocks: list) -> list[str | None]:
+    """Cut the figure blocks out of the page and store them beside the result: each figure's path as clients
+    name it (`<mode>/<stem>/page-<n>-image-<k>.png`), None where its box was too small to cut."""
+    paths: list[str | None] = []
+    for n, png in enumerate(crop_figures(page.image, blocks), start=1):
         if not png:
+            paths.append(None)
             continue
         name = f"page-{page.number}-image-{n}.png"
         _storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), png)
-        block["image"] = artifact_file_path(output_key=job.output_key, name=name)
-        document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
+        paths.append(artifact_file_path(output_key=job.output_key, name=name))
+    return paths
 
 
 def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
@@ -530,12 +528,19 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_
     return job.status == JobStatus.PROCESSING and done >= (job.page_count or 0)
 
 
-def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) -> dict:
+def build_result(*, job: Job, pages: list[ResultPage], model: str, elapsed_ms: int) -> ResultDocument:
+    """The result document (ocrjobs.results.ResultDocument; API.md, "The result document") of `job` from its
+    public pages in page order (`result_page`), read by `model` in `elapsed_ms` milliseconds:
+
+    `{job_id, filename, mode, model, extracted_text, pages: [ResultPage], usage: {prompt_tokens, completion_tokens,
+    total_tokens}, created_at, processing_ms}`, plus `tables` / `formulas` / `charts` (each item with its `page`)
+    for those output kinds, and `failed_pages` and `warnings` when some pages failed alone. Pages are not changed.
+    """
     usage = Usage(
         prompt_tokens=sum(p["usage"]["prompt_tokens"] for p in pages),
         completion_tokens=sum(p["usage"]["completion_tokens"] for p in pages),
     )
-    document = {
+    document: ResultDocument = {
         "job_id": str(job.id),
         "filename": job.filename,
         "mode": job.mode,
@@ -597,11 +602,8 @@ def job_complete(*, job: Job) -> Job:
     model = next((p["model"] for p in pages if p.get("model")), "")
     now = timezone.now()
     elapsed_ms = int(((now - job.started_at).total_seconds() if job.started_at else 0) * 1000)
-    document = build_result(job=job, pages=pages, model=model, elapsed_ms=elapsed_ms)
-    for page in document["pages"]:
-        page.pop("model", None)
-        # Drawn on first request (job_artifact_prepare) and stored beside the result from then on.
-        page["annotated_image"] = artifact_file_path(output_key=output_key, name=f"page-{page['page']}-annotated.png")
+    public = [result_page(page, output_key=output_key) for page in pages]
+    document = build_result(job=job, pages=public, model=model, elapsed_ms=elapsed_ms)
     _storage_put(result_key, json.dumps(document, ensure_ascii=False).encode())
     completed = Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
         status=JobStatus.COMPLETED,
