@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import os
 import threading
 import time
 import uuid
@@ -28,15 +29,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.quota import QuotaStatus, month_start
-from accounts.services import quota_consume, quota_refund, quota_require
+from accounts.quota import QuotaStatus
+from accounts.quota_holds import quota_hold_create, quota_hold_release
+from accounts.services import quota_consume, quota_require
 from deepread import urlfetch
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
-from inference.annotate import annotate_png
 from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
-from inference.documents import InputError, inspect_document, iter_pages
+from inference.documents import DocumentInfo, InputError, inspect_document
+from inference.oneshot import DocumentOutcome, recognize_document
+from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
 from modes.selectors import mode_get
+from ocrjobs.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
 from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
 
@@ -121,36 +125,63 @@ def resolve_model(name: str | None) -> str:
 
 
 # --- the engine, loaded once per web process ----------------------------------------------------------------------
+class InThreadRunner:
+    """The engine called on the request's own thread: for vLLM, where a call is an HTTP request to the GPU server
+    (waiting on it holds no CPU), and for tests that hold an engine with an event."""
+
+    ready = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> DocumentOutcome:
+        return recognize_document(self.engine, data, info, spec, **kwargs)
+
+
 _state_lock = threading.Lock()
 _loader: threading.Thread | None = None
-_engine: Engine | None = None
+_runner: InThreadRunner | EngineProcessPool | None = None
 _load_error: str | None = None
-_slots: threading.BoundedSemaphore | None = None
 
 
 def _sync_engine_options() -> dict[str, object]:
     options = engine_options()
     if settings.DEEPREAD_ENGINE == "vllm":
         options["retries"] = min(1, settings.DEEPREAD_VLLM_RETRIES)  # a caller is waiting: fail fast, say 503
+    else:
+        # Each engine process gets the cores it would have as one process of the worker pool.
+        options["threads"] = max(1, (os.cpu_count() or 1) // max(1, settings.DEEPREAD_SYNC_CONCURRENCY))
     return options
 
 
 def _load() -> None:
-    global _engine, _load_error
+    global _runner, _load_error
     try:
-        engine = get_engine(settings.DEEPREAD_ENGINE, **_sync_engine_options())
+        if settings.DEEPREAD_ENGINE == "vllm":
+            runner: InThreadRunner | EngineProcessPool = InThreadRunner(
+                get_engine(settings.DEEPREAD_ENGINE, **_sync_engine_options())
+            )
+        else:
+            # CPU work for a waiting caller runs in engine processes owned by this web process, never on the
+            # threads (or under the GIL) that serve pages.
+            runner = EngineProcessPool(
+                settings.DEEPREAD_ENGINE, _sync_engine_options(), size=settings.DEEPREAD_SYNC_CONCURRENCY
+            )
+            runner.start()
+            if not runner.wait_ready(timeout=300):
+                raise EngineError(runner.load_error() or "The engine process did not start.")
     except Exception as exc:
         logger.exception("Could not load the %s engine", settings.DEEPREAD_ENGINE)
         _load_error = str(exc) or type(exc).__name__
         return
-    _engine = engine
+    _runner = runner
 
 
 def warm_in_background() -> None:
     """Start loading the engine without blocking start-up (web processes call this once)."""
     global _loader
     with _state_lock:
-        if _engine is None and (_loader is None or not _loader.is_alive()):
+        if _runner is None and (_loader is None or not _loader.is_alive()):
             _loader = threading.Thread(target=_load, name="engine-loader", daemon=True)
             _loader.start()
 
@@ -159,12 +190,12 @@ def wait_until_loaded(timeout: float = 120.0) -> bool:
     warm_in_background()
     if _loader is not None:
         _loader.join(timeout)
-    return _engine is not None
+    return _runner is not None
 
 
-def _ready_engine() -> Engine:
-    if _engine is not None:
-        return _engine
+def _ready_runner() -> InThreadRunner | EngineProcessPool:
+    if _runner is not None:
+        return _runner
     warm_in_background()
     raise OcrError(
         503,
@@ -175,12 +206,14 @@ def _ready_engine() -> Engine:
     )
 
 
-def _slot() -> threading.BoundedSemaphore:
-    global _slots
-    with _state_lock:
-        if _slots is None:
-            _slots = threading.BoundedSemaphore(settings.DEEPREAD_SYNC_CONCURRENCY)
-        return _slots
+def _busy() -> OcrError:
+    return OcrError(
+        503,
+        "engine_unavailable",
+        "The OCR engine is busy; retry shortly.",
+        kind="server_error",
+        retry_after=BUSY_RETRY_AFTER_S,
+    )
 
 
 # --- the image ----------------------------------------------------------------------------------------------------
@@ -265,66 +298,63 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     model = resolve_model(req.model)
     now = timezone.now()
     try:
-        if _engine is None:
+        if _runner is None:
             quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
-        engine = _ready_engine()
-        with transaction.atomic():
-            quota = quota_consume(user=user, now=now)
+        runner = _ready_runner()
     except QuotaExceeded as exc:
         raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
     try:
-        body = _run(engine, spec, data, info, model=model, return_image=req.return_image, skip=skip)
-    except BaseException:
-        quota_refund(user_id=user.pk, month=month_start(now))
-        raise
+        with engine_gate().admitted_call():  # a slot first, so a busy engine spends nothing
+            try:
+                with transaction.atomic():
+                    quota = quota_consume(user=user, now=now)
+                    hold = quota_hold_create(user=user, now=now)
+            except QuotaExceeded as exc:
+                raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
+            try:
+                body = _run(runner, spec, data, info, model=model, return_image=req.return_image, skip=skip)
+            except BaseException:
+                quota_hold_release(hold_id=hold.pk, refund=True)
+                raise
+            quota_hold_release(hold_id=hold.pk, refund=False)
+    except EngineBusy:
+        raise _busy() from None
     return OcrOutcome(body=body, quota=quota)
 
 
 def _run(
-    engine: Engine, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool, skip: frozenset[int]
+    runner, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool, skip: frozenset[int]
 ) -> dict[str, Any]:
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
-        raise OcrError(
-            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
-        )
     try:
-        texts, usage, finish, annotated = [], Usage(), "stop", None
-        pages = iter_pages(
-            data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+        outcome = runner.run(
+            data,
+            info,
+            spec,
+            dpi=settings.DEEPREAD_PDF_DPI,
+            max_pixels=settings.DEEPREAD_MAX_PIXELS,
+            annotate=return_image,
+            skip=skip,
         )
-        for page in pages:
-            try:
-                result = engine.recognize(page.image, spec, source=page.source)
-            except InputUnreadable as exc:
-                raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-            except EngineError as exc:
-                if exc.retryable:
-                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
-                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
-            texts.append(result.text)
-            usage = Usage(
-                usage.prompt_tokens + result.usage.prompt_tokens,
-                usage.completion_tokens + result.usage.completion_tokens,
-            )
-            if result.finish_reason != "stop":
-                finish = result.finish_reason
-            if return_image and annotated is None:  # the first page: the input as the client sent it
-                annotated = annotate_png(page.image, result.blocks)
+    except InputUnreadable as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    except EngineError as exc:
+        if exc.retryable:
+            raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
+        raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
     except InputError as exc:
         raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    finally:
-        slots.release()
     body: dict[str, Any] = {
         "id": f"ocr-{uuid.uuid4().hex}",
         "object": "ocr.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "text": "\n\n".join(t for t in texts if t), "finish_reason": finish}],
+        "choices": [
+            {"index": 0, "text": "\n\n".join(t for t in outcome.texts if t), "finish_reason": outcome.finish_reason}
+        ],
     }
-    if annotated is not None:
-        body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
-    body["usage"] = usage.as_dict()
+    if outcome.annotated_png is not None:
+        body["result_image_base64"] = base64.b64encode(outcome.annotated_png).decode("ascii")
+    body["usage"] = outcome.usage.as_dict()
     return body
 
 
@@ -352,19 +382,22 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
         info = inspect_document(
             data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
         )
-        page = next(iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS))
     except InputError as exc:
         raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    engine = _ready_engine()
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
-        raise OcrError(503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error")
+    runner = _ready_runner()
     try:
-        result = engine.recognize(page.image, spec, source=page.source)
+        with engine_gate().admitted_call():
+            outcome = runner.run(
+                data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS,
+                annotate=True, max_pages=1,
+            )  # fmt: skip
+    except EngineBusy:
+        raise _busy() from None
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
     except EngineError as exc:
         raise OcrError(503, "engine_unavailable", exc.message, kind="server_error") from exc
-    finally:
-        slots.release()
+    result = outcome.first_page
     note = ""
     if settings.DEEPREAD_ENGINE != "vllm":
         note = (
@@ -374,8 +407,8 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
     return Preview(
         text=result.text,
         blocks=result.blocks,
-        annotated_png=annotate_png(page.image, result.blocks),
-        model=engine.model_name,
+        annotated_png=outcome.annotated_png,
+        model=served_model(),
         usage=result.usage,
         note=note,
     )
