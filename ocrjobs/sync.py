@@ -1,15 +1,19 @@
 """The synchronous OCR service behind `POST /v1/ocr` (API.md §2).
 
-It runs the engine in the web process's request path rather than handing the page to a worker and waiting:
-- with vLLM the call is I/O (an HTTP request to the GPU server), so a gunicorn thread waiting on it blocks no other
-  request, and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
-- with the CPU engine, OCR is CPU work: a per-process bound (`DEEPREAD_SYNC_CONCURRENCY`, default 1) keeps it
-  from taking every thread, and a request that cannot get a slot in time gets a 503 with Retry-After.
-The engine is loaded in the background when the web process starts (`warm_in_background`); until it is ready, calls
-get `engine_unavailable` (503) with Retry-After rather than waiting behind the load.
+The caller waits, so the call is not a job; where its engine work runs depends on the engine:
+- with vLLM the call is I/O (an HTTP request to the GPU server): it runs on the request's thread (waiting holds no
+  CPU), and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
+- with the CPU engine, OCR is CPU work: it runs in engine processes owned by this web process
+  (`inference.procpool`), never on the threads or under the GIL that serve pages.
+Admission (`ocrjobs.admission`): `DEEPREAD_SYNC_CONCURRENCY` calls run at once per web process, a short bounded
+queue waits, and anything beyond is refused at once with 503 `engine_unavailable` and Retry-After (under ASGI,
+before the request gets a thread). The engine is loaded in the background when the web process starts
+(`warm_in_background`); until it is ready, calls get 503 with Retry-After rather than waiting behind the load.
 
-Order of work: every check on the request and the image first, then one request of the quota, then the engine; an
-engine failure gives the request back. Refused input spends nothing.
+Order of work: every check on the request and the image first, then a slot, then one request of the quota (with a
+hold, `accounts.quota_holds`), then the engine. An engine failure, or an engine process that dies, gives the request
+back at once; a web process that dies mid-call leaves the hold, which the scheduler's sweep refunds. Refused input
+spends nothing.
 """
 
 from __future__ import annotations
