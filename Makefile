@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	@echo ""
-	@echo "First account (log in at http://127.0.0.1:$${PORT:-8000}/accounts/login/):"
+	@echo "Log in at http://127.0.0.1:$${PORT:-8000}/accounts/login/"
 	@$(BIN)/python manage.py ensure_first_account
 	@echo "Get an API key:  $(BIN)/python manage.py create_api_key you@example.com"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run.py

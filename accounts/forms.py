@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
 
 from accounts.models import User
+from accounts.passwords import password_rules_text
 
 
 class SignupForm(forms.Form):
@@ -12,17 +16,18 @@ class SignupForm(forms.Form):
         label="Password",
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only digits, not a common password.",
     )
     password2 = forms.CharField(
         label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = password_rules_text()  # the configured validators' own words
+
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("An account with this e-mail address exists; log in instead.")
-        return email
+        # No "this address has an account" here: sign-up answers the same either way (accounts/signup.py).
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
 
     def clean(self) -> dict:
         data = super().clean()
@@ -39,3 +44,19 @@ class SignupForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key name", max_length=100, help_text="Where it is used, e.g. laptop or CI.")
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the end of this day (UTC).",
+    )
+
+    def clean_expires_on(self):
+        """The end of the chosen UTC day as an aware datetime, refused if that day is already over."""
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        if end <= timezone.now():
+            raise forms.ValidationError("Choose a day from today on.")
+        return end

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts.tiers import Tier
 
@@ -16,9 +18,15 @@ class UserManager(BaseUserManager["User"]):
             user.set_password(password)
         else:
             user.set_unusable_password()
-        user.full_clean(exclude=["password"])
+        # No unique check before the INSERT (a check-then-act): the database's unique index decides, and a second
+        # account for one address is an IntegrityError for the caller to handle.
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
         user.save(using=self._db)
         return user
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        """Log-in looks the address up case-insensitively (it is stored lower-cased; `Lower(email)` is unique)."""
+        return self.get(email__iexact=(username or "").strip())
 
     def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
         extra.setdefault("is_staff", True)
@@ -34,11 +42,17 @@ class User(AbstractUser):
     email = models.EmailField("e-mail address", unique=True)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.TRIAL)
     default_mode = models.CharField(max_length=64, default="ocr")
+    email_verified = models.BooleanField(
+        default=True, help_text="False for a sign-up until the link mailed to the address is opened."
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
 
     objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
 
     def __str__(self) -> str:
         return self.email
@@ -54,6 +68,7 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="After this the key is refused; none: never.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -64,7 +79,12 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        """Not revoked and not past its expiry date."""
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class MonthlyUsage(models.Model):
@@ -96,6 +116,21 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.day}: {self.used}"
+
+
+class RateWindow(models.Model):
+    """Hits of one key in one fixed window, for limits that must hold across threads and processes (the mode
+    preview's). Spent with a conditional UPDATE like the quota; see accounts/ratelimit.py."""
+
+    key = models.CharField(max_length=200)
+    window = models.DateTimeField(help_text="The window's start, UTC.")
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="rate_window_one_row")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window:%Y-%m-%d %H:%M:%S}: {self.hits}"
 
 
 class QuotaHold(models.Model):

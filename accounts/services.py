@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,22 +24,33 @@ def hash_api_key(raw: str) -> str:
 
 
 def user_get_or_create(*, email: str, tier: str | None = None, password: str | None = None) -> tuple[User, bool]:
-    email = User.objects.normalize_email(email).lower()
-    with transaction.atomic():
-        user = User.objects.filter(email=email).first()
-        if user is not None:
-            if tier and user.tier != tier:
-                user.tier = tier
-                user.save(update_fields=["tier"])
-            return user, False
-        user = User.objects.create_user(email=email, password=password, tier=tier or Tier.TRIAL)
-        return user, True
+    """For operators (`manage.py create_api_key`), never for sign-up: the account for `email` (any case), created
+    when missing, with `tier` set. A concurrent creation of the same address is found, not duplicated."""
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    created = False
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password, tier=tier or Tier.TRIAL)
+                created = True
+        except IntegrityError:
+            user = User.objects.get(email__iexact=email)
+    if tier and user.tier != tier:
+        User.objects.filter(pk=user.pk).update(tier=tier)
+        user.tier = tier
+    return user, created
 
 
-def api_key_create(*, user: User, name: str = "default") -> tuple[ApiKey, str]:
-    """Create a key and return it with its plaintext, which is never stored and never shown again."""
+def api_key_create(*, user: User, name: str = "default", expires_at: dt.datetime | None = None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored and never shown again.
+
+    `expires_at` (aware datetime) ends the key by itself; None keeps it until it is revoked.
+    """
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(user=user, name=name.strip() or "default", prefix=raw[:12], key_hash=hash_api_key(raw))
+    key = ApiKey(
+        user=user, name=name.strip() or "default", prefix=raw[:12], key_hash=hash_api_key(raw), expires_at=expires_at
+    )
     key.full_clean()
     key.save()
     return key, raw

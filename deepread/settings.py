@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from deepread.env import env_bool, env_choice, env_float, env_int, env_list, env_str
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deepread.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,13 +134,76 @@ elif env_str("DEEPREAD_WEB_SERVER", "") == "asgi" and DATABASES["default"]["ENGI
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's four validators, plus one that refuses a password of only spaces; the sign-up and reset forms show
+# their help text (accounts/passwords.py), so what is said is what is checked.
+DEEPREAD_PASSWORD_MIN_LENGTH = env_int("DEEPREAD_PASSWORD_MIN_LENGTH", 10, minimum=8)
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email",)},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": DEEPREAD_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.NotBlankValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+DEEPREAD_PREVIEWS_PER_MINUTE = env_int("DEEPREAD_PREVIEWS_PER_MINUTE", 20, minimum=1)  # mode previews per account
+DEEPREAD_ACCOUNT_MAILS_PER_HOUR = env_int("DEEPREAD_ACCOUNT_MAILS_PER_HOUR", 5, minimum=1)  # per address
+PASSWORD_RESET_TIMEOUT = env_int("DEEPREAD_PASSWORD_RESET_TIMEOUT_S", 3 * 3600, minimum=60)
+
+# Log-in throttling (django-axes): an e-mail address from one client address is locked for a cool-down after
+# DEEPREAD_LOGIN_FAILURE_LIMIT wrong passwords, on the dashboard's log-in and /admin/ alike. API keys never go
+# through authenticate() and are unaffected.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("DEEPREAD_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = env_int("DEEPREAD_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_float("DEEPREAD_LOGIN_COOLOFF_MIN", 15.0) / 60  # hours, as axes reads a number
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.auth.axes_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # lockouts are logged by accounts.auth.locked_out; no banner on every start
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "accounts.auth.locked_out"
+AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
+# Proxies in front of DeepRead that append to X-Forwarded-For (0: the peer's address is the client's).
+DEEPREAD_PROXY_COUNT = env_int("DEEPREAD_PROXY_COUNT", 0, minimum=0)
+
+# E-mail (password reset, sign-up confirmation): written as files under var/mail/ unless a server is configured,
+# by EMAIL_URL (dj-email-url: smtp://user:pass@host:25, submission://…:587 for STARTTLS, smtps://… for TLS,
+# console://) or the usual
+# EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "DeepRead <deepread@localhost>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+if env_str("EMAIL_URL", ""):
+    import dj_email_url
+
+    _email = dj_email_url.parse(env_str("EMAIL_URL", ""))
+    if "EMAIL_BACKEND" not in _email:
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme; use one of {', '.join(dj_email_url.SCHEMES)}.")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS, EMAIL_USE_SSL = _email["EMAIL_USE_TLS"], _email["EMAIL_USE_SSL"]
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"] or str(VAR_DIR / "mail")
+elif env_str("EMAIL_HOST", ""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", "")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -205,7 +270,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": env_float("DEEPREAD_BROKER_POLL_S", 0.05),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("DEEPREAD_VISIBILITY_TIMEOUT_S", 3600)}
+    # Redis: a message whose worker died comes back after the visibility timeout. The heartbeat of a running task
+    # keeps its own message invisible (ocrjobs/tasks.py), so the timeout can be short; kombu looks for messages to
+    # bring back every `unacked_restore_interval` × `unacked_restore_throttle` s (100 s by default): every 5 s here.
+    # RabbitMQ (amqp://) ignores these: it requeues a dead consumer's unacknowledged messages as its connection drops.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("DEEPREAD_VISIBILITY_TIMEOUT_S", 40, minimum=5),
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+    }
 CELERY_RESULT_BACKEND = None  # the Job row is the truth
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -227,6 +300,7 @@ DEEPREAD_ENGINE = env_choice("DEEPREAD_ENGINE", "rapidocr", ["rapidocr", "vllm"]
 VLLM_BASE_URL = env_str("VLLM_BASE_URL", "http://127.0.0.1:8001/v1")
 # Several replicas, comma-separated; least in-flight first, and a failing one sits out a cool-down.
 VLLM_BASE_URLS = env_list("VLLM_BASE_URLS") or [VLLM_BASE_URL]
+# deepseek-ai/DeepSeek-OCR or deepseek-ai/DeepSeek-OCR-2 (inference/vllm_models.py has each one's prompts and pins).
 VLLM_MODEL = env_str("VLLM_MODEL", "deepseek-ai/DeepSeek-OCR")
 VLLM_API_KEY = env_str("VLLM_API_KEY", "")
 # The bound on page requests in flight from one gpu worker process (the server batches up to its max_num_seqs).
@@ -240,6 +314,16 @@ DEEPREAD_VLLM_COOLDOWN_S = env_float("DEEPREAD_VLLM_COOLDOWN_S", 10.0)
 DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jpeg", "png"])
 # How long a gpu worker waits at start-up for the server to list the model before it starts taking jobs anyway.
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
+# At worker start: read the server's /version and probe its n-gram guard; no page goes to a server known to drop it.
+DEEPREAD_VLLM_GUARD_CHECK = env_bool("DEEPREAD_VLLM_GUARD_CHECK", True)
+# Pages answered without a model request (ocrjobs/shortcuts.py); `force_ocr` on a job turns off the last two.
+DEEPREAD_SKIP_BLANK = env_bool("DEEPREAD_SKIP_BLANK", True)
+DEEPREAD_TEXT_LAYER = env_bool("DEEPREAD_TEXT_LAYER", True)
+DEEPREAD_REUSE_RESULTS = env_bool("DEEPREAD_REUSE_RESULTS", True)
+# A TrueType font for searchable-PDF text outside Latin-1 (Helvetica covers the rest); skipped if missing.
+DEEPREAD_PDF_FONT = env_str("DEEPREAD_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# The last step of a looping page's ladder: the CPU engine for that page, where it is installed.
+DEEPREAD_LADDER_CPU = env_bool("DEEPREAD_LADDER_CPU", True)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
 DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
@@ -273,6 +357,11 @@ DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VL
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# Every request body outside the upload routes and /v1/ocr (deepread/bodylimit.py); Django's own form limits match,
+# and no form file is spooled to disk below it.
+DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
 # The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
 # route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
 # BODY_MIN_RATE bytes received.
@@ -284,15 +373,22 @@ DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
 DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
+# Where the burst limiter counts (deepread/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
+# it is set, else var/ratelimit.sqlite3.
+DEEPREAD_RATELIMIT_STORE = env_str("DEEPREAD_RATELIMIT_STORE", "")
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
-DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 2400, minimum=10)
+# A running job's lease, renewed by a heartbeat every third of it; a dead worker's job is claimable one lease later.
+DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 30, minimum=3)
+# A fanned-out job (vLLM pages as tasks of their own) waits for free threads; its pages' messages are redelivered by
+# the broker, and each page that runs lengthens this lease.
+DEEPREAD_JOB_FANOUT_LEASE_S = env_int("DEEPREAD_JOB_FANOUT_LEASE_S", 600, minimum=3)
 # A job whose engine or storage fails just now is tried again this many times, with backoff from this base.
 DEEPREAD_JOB_RETRIES = env_int("DEEPREAD_JOB_RETRIES", 5, minimum=0)
 DEEPREAD_JOB_RETRY_BACKOFF_S = env_float("DEEPREAD_JOB_RETRY_BACKOFF_S", 1.0)
 DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000, minimum=1)
 DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
-DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
+DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 10.0)
 # --- job control (issue 16: ocrjobs/control.py, idempotency.py, webhooks.py, events.py) ---
 DEEPREAD_CANCEL_POLL_S = env_float("DEEPREAD_CANCEL_POLL_S", 0.5)  # how often a worker looks for cancelled jobs
 DEEPREAD_IDEMPOTENCY_TTL_S = env_int("DEEPREAD_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=1)
@@ -330,6 +426,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ocrjobs.control_apis.events_schema_hook",
+    ],
 }
 
 LOGGING = {

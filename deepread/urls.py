@@ -6,10 +6,12 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from accounts.auth import LoginForm
+from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm, RulesSetPasswordForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import control_apis, control_dashboard, dashboard, openai_apis
+from ocrjobs import control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -50,10 +52,36 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include(storage)),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", account_views.signup, name="signup"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/signup/sent/", account_views.signup_sent, name="signup-sent"),
+    path("accounts/confirm/<uidb64>/<token>/", account_views.signup_confirm, name="signup-confirm"),
+    path(
+        "accounts/password/reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="registration/password_reset_email.txt",
+            subject_template_name="registration/password_reset_subject.txt",
+            form_class=LimitedPasswordResetForm,
+        ),
+        name="password_reset",
+    ),
+    path("accounts/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(form_class=RulesSetPasswordForm),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(form_class=RulesPasswordChangeForm),
+        name="password_change",
+    ),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("welcome/", account_views.welcome, name="welcome"),
     path("keys/", account_views.keys, name="keys"),
@@ -65,6 +93,8 @@ urlpatterns = [
     path("jobs/", dashboard.jobs, name="jobs"),
     path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/row", dashboard.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/state", dashboard_uploads.job_state, name="job-state"),
+    path("jobs/<uuid:job_id>/abandon", dashboard_uploads.upload_abandon, name="job-upload-abandon"),
     path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
     path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
     path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),

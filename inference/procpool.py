@@ -19,9 +19,9 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from inference.base import EngineError, ModeSpec
-from inference.documents import DocumentInfo, InputError
-from inference.oneshot import DocumentOutcome, recognize_document
+from inference.base import EngineError, ModeSpec, PageResult
+from inference.documents import DocumentInfo, InputError, PageImage
+from inference.oneshot import recognize_pages
 
 
 class EngineProcessDied(EngineError):
@@ -68,7 +68,7 @@ def _child_run(data: bytes, info: DocumentInfo, spec: ModeSpec, kwargs: dict[str
     """Returns ("ok", outcome) or ("error", class name, message, retryable, kind): exceptions are sent back as
     plain values, since not all of them survive pickling with their attributes."""
     try:
-        return ("ok", recognize_document(_ENGINE, data, info, spec, **kwargs))
+        return ("ok", recognize_pages(_ENGINE, data, info, spec, **kwargs))
     except InputError as exc:
         return ("error", "InputError", exc.message, False, exc.kind)
     except EngineError as exc:
@@ -117,8 +117,8 @@ class EngineProcessPool:
             return None
         return str(warm.exception()) or type(warm.exception()).__name__
 
-    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> DocumentOutcome:
-        """One document in an engine process; `kwargs` go to `inference.oneshot.recognize_document`. Raises what
+    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> list[tuple[PageImage, PageResult]]:
+        """One document in an engine process; `kwargs` go to `inference.oneshot.recognize_pages`. Raises what
         that raises, or `EngineProcessDied`."""
         self.start()
         executor = self._executor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from deepread.errors import InvalidInput, NotFound
@@ -24,7 +24,11 @@ def _validated_save(mode: CustomMode) -> CustomMode:
     changed = latest is None or any(getattr(latest, f) != getattr(mode, f) for f in VERSIONED_FIELDS)
     if latest is not None and changed:
         mode.version = latest.version + 1
-    mode.save()
+    try:
+        with transaction.atomic():  # full_clean's unique check can be overtaken: the constraint decides
+            mode.save()
+    except IntegrityError as exc:
+        raise InvalidInput(f"You already have a mode named {mode.name!r}; choose another name.", param="name") from exc
     if changed:
         CustomModeVersion.objects.create(
             mode=mode, version=mode.version, **{f: getattr(mode, f) for f in VERSIONED_FIELDS}

@@ -98,15 +98,12 @@ _gate_lock = threading.Lock()
 
 
 def engine_gate() -> EngineGate:
-    """This process's gate for the configured engine."""
+    """This process's gate for the configured engine (made again if the settings change, as tests do)."""
     global _gate
+    limits = (settings.DEEPREAD_SYNC_CONCURRENCY, settings.DEEPREAD_SYNC_QUEUE, settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S)
     with _gate_lock:
-        if _gate is None:
-            _gate = EngineGate(
-                slots=settings.DEEPREAD_SYNC_CONCURRENCY,
-                queue=settings.DEEPREAD_SYNC_QUEUE,
-                wait_s=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S,
-            )
+        if _gate is None or (_gate.slots, _gate.queue, _gate.wait_s) != limits:
+            _gate = EngineGate(slots=limits[0], queue=limits[1], wait_s=limits[2])
         return _gate
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from django.db import DatabaseError
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_serializer,
     inline_serializer,
@@ -23,7 +25,7 @@ from accounts.api import QuotaHeadersAPIView
 from deepread.api_errors import RETRY_AFTER_S, database_unavailable
 from deepread.errors import ApplicationError
 from deepread.parsers import CappedJSONParser
-from ocrjobs import idempotency, sync
+from ocrjobs import idempotency, mistral_ocr, mistral_schema, sync
 from ocrjobs.usage import usage_record
 
 logger = logging.getLogger(__name__)
@@ -112,9 +114,20 @@ def _validated(data: Any) -> sync.OcrRequest:
     )
 
 
+def dialect_exception_handler(exc: Exception, context: dict) -> Response:
+    """OpenAI's error format, or Mistral's once the body has shown it is Mistral's (errors before the body is read,
+    such as a missing key or the burst limit, are in OpenAI's format)."""
+    response = openai_exception_handler(exc, context)
+    request = context.get("request")
+    if getattr(request, "ocr_dialect", None) == "mistral" and isinstance(response.data, dict):
+        error = response.data.get("error") or {}
+        response.data = {"object": "error", **error}
+    return response
+
+
 class OpenAIStyleView(QuotaHeadersAPIView):
     def get_exception_handler(self):
-        return openai_exception_handler
+        return dialect_exception_handler
 
 
 ERROR = inline_serializer(
@@ -132,6 +145,36 @@ ERROR = inline_serializer(
     },
 )
 ERRORS = {status: OpenApiResponse(ERROR) for status in (400, 401, 403, 404, 413, 415, 429, 500, 503)}
+OCR_EXAMPLES = [
+    OpenApiExample(
+        "OpenAI-style: an image by URL",
+        value={"model": "deepseek-ocr", "image": "https://example.com/receipt.jpg", "image_type": "url",
+               "return_image": False},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "OpenAI-style: base64, another mode, the annotated image back",
+        value={"image": "iVBORw0KGgo…", "image_type": "base64", "mode": "document", "return_image": True},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "OpenAI-style: ocr.completion",
+        value={"id": "ocr-0f8e4c1b9a2d4e7f8a6b5c4d3e2f1a0b", "object": "ocr.completion", "created": 1764460800,
+               "model": "rapidocr-ppocrv6",
+               "choices": [{"index": 0, "text": "Invoice 2024-0117\nTotal amount payable: 1,284.50 EUR",
+                            "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}},
+        response_only=True,
+        status_codes=["200"],
+    ),
+    OpenApiExample(
+        "OpenAI-style: an error",
+        value={"error": {"message": "The image is not valid base64 data.", "type": "invalid_request_error",
+                         "param": "image", "code": "invalid_base64_format"}},
+        response_only=True,
+        status_codes=["400"],
+    ),
+]  # fmt: skip
 
 
 class OcrApi(OpenAIStyleView):
@@ -167,8 +210,26 @@ class OcrApi(OpenAIStyleView):
 
     @extend_schema(
         operation_id="ocr_create",
-        request=InputSerializer,
-        responses={200: OutputSerializer, **ERRORS, 409: OpenApiResponse(ERROR), 422: OpenApiResponse(ERROR)},
+        description=(
+            "Two dialects on one route, told apart by the body: OpenAI-style (`image`, answered as an "
+            "`ocr.completion`) and Mistral's (`document`, answered as Mistral's `OCRResponse`, errors as Mistral's "
+            "error object)."
+        ),
+        request=PolymorphicProxySerializer(
+            "OcrCreateRequest",
+            serializers=[InputSerializer, mistral_schema.MistralOcrRequestSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={
+            200: PolymorphicProxySerializer(
+                "OcrCreateResponse",
+                serializers=[OutputSerializer, mistral_schema.MistralOcrResponseSerializer],
+                resource_type_field_name=None,
+            ),
+            **ERRORS,
+            409: OpenApiResponse(ERROR),
+            422: OpenApiResponse(ERROR),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -177,17 +238,24 @@ class OcrApi(OpenAIStyleView):
                 description="(ext) the same key and body within 24 h returns the first response, spending nothing",
             )
         ],
-    )
+        examples=[*OCR_EXAMPLES, *mistral_schema.REQUEST_EXAMPLES, mistral_schema.RESPONSE_EXAMPLE,
+                  mistral_schema.ERROR_EXAMPLE],
+    )  # fmt: skip
     def post(self, request: Request) -> Response:
+        if mistral_ocr.is_mistral_body(request.data):
+            request.ocr_dialect = "mistral"
         return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
 
     def _ocr(self, request: Request) -> Response:
-        req = _validated(request.data)
-        outcome = sync.ocr_sync(user=request.user, req=req)
+        if getattr(request, "ocr_dialect", None) == "mistral":
+            mode = mistral_ocr.MODE
+            outcome = mistral_ocr.ocr_mistral(user=request.user, req=mistral_ocr.parse_request(request.data))
+        else:
+            req = _validated(request.data)
+            mode = req.mode or "ocr"
+            outcome = sync.ocr_sync(user=request.user, req=req)
         request.quota_status = outcome.quota
-        usage_record(
-            user=request.user, api_key_id=getattr(request.auth, "pk", None), kind="sync", mode=req.mode or "ocr"
-        )
+        usage_record(user=request.user, api_key_id=getattr(request.auth, "pk", None), kind="sync", mode=mode)
         return Response(outcome.body)
 
 

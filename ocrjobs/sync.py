@@ -19,12 +19,12 @@ spends nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,47 +36,28 @@ from accounts.models import User
 from accounts.quota import QuotaStatus
 from accounts.quota_holds import quota_hold_create, quota_hold_release
 from accounts.services import quota_consume, quota_require
-from deepread import urlfetch
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
-from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, Usage
-from inference.documents import DocumentInfo, InputError, inspect_document
-from inference.oneshot import DocumentOutcome, recognize_document
+from inference.annotate import annotate_png
+from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
+from inference.documents import DocumentInfo, InputError, PageImage, inspect_document
+from inference.oneshot import recognize_pages
 from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
-from modes.selectors import mode_get
 from ocrjobs.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
 from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
+from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
+    OcrError,
+    OcrRequest,
+    inspect_input,
+    load_image_bytes,
+    servable_mode,
+)
 
 logger = logging.getLogger(__name__)
 
 
-class OcrError(Exception):
-    """An error in OpenAI's format: `{"error": {"message", "type", "param", "code"}}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        param: str | None = None,
-        *,
-        kind: str = "invalid_request_error",
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-        self.kind, self.retry_after = kind, retry_after
-
-
-@dataclass(frozen=True)
-class OcrRequest:
-    image: str
-    image_type: str = "url"
-    model: str | None = None
-    return_image: bool = False
-    mode: str | None = None
-    pages: str = ""  # `1-3,7` (ocrjobs.pages): only these pages are read, and the page cap counts them
+PageCallback = Callable[[PageImage, PageResult], None]
 
 
 @dataclass(frozen=True)
@@ -85,7 +66,7 @@ class OcrOutcome:
     quota: QuotaStatus
 
 
-SEED_MODEL = "deepseek-ocr"
+SEED_MODEL = "deepseek-ocr"  # the name every documented client sends
 
 
 # --- models -----------------------------------------------------------------------------------------------------
@@ -138,8 +119,8 @@ class InThreadRunner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> DocumentOutcome:
-        return recognize_document(self.engine, data, info, spec, **kwargs)
+    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> list[tuple[PageImage, PageResult]]:
+        return recognize_pages(self.engine, data, info, spec, **kwargs)
 
 
 _state_lock = threading.Lock()
@@ -220,74 +201,17 @@ def _busy() -> OcrError:
     )
 
 
-# --- the image ----------------------------------------------------------------------------------------------------
-def load_image_bytes(req: OcrRequest) -> bytes:
-    value = req.image.strip()
-    if value.startswith("data:"):
-        header, sep, payload = value.partition(",")
-        if not sep or ";base64" not in header:
-            raise OcrError(400, "invalid_base64_format", "A data: URL must be `data:<type>;base64,<data>`.", "image")
-        return _b64decode(payload)
-    if req.image_type == "base64":
-        return _b64decode(value)
-    try:
-        fetched = urlfetch.fetch(
-            value,
-            max_bytes=settings.DEEPREAD_URL_FETCH_MAX_BYTES,
-            connect_timeout=settings.DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S,
-            read_timeout=settings.DEEPREAD_URL_FETCH_READ_TIMEOUT_S,
-            deadline_s=settings.DEEPREAD_URL_FETCH_DEADLINE_S,
-            max_redirects=settings.DEEPREAD_URL_FETCH_MAX_REDIRECTS,
-            allow_private=settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE,
-        )
-    except urlfetch.FetchError as exc:
-        status = 413 if exc.code == "image_too_large" else 400
-        raise OcrError(status, exc.code, exc.message, "image") from exc
-    return fetched.data
-
-
-def _b64decode(payload: str) -> bytes:
-    if len(payload) > settings.DEEPREAD_MAX_UPLOAD_BYTES * 4 // 3 + 8:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
-    cleaned = "".join(payload.split())
-    try:
-        data = base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise OcrError(400, "invalid_base64_format", "The image is not valid base64 data.", "image") from exc
-    if not data:
-        raise OcrError(400, "invalid_base64_format", "The base64 image data is empty.", "image")
-    return data
-
-
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
     quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
-    try:
-        spec = mode_get(user=user, name=req.mode or "ocr")
-    except InvalidInput as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, "mode") from exc
-    try:
-        check_mode_servable(spec)
-    except ApplicationError as exc:
-        raise OcrError(400, "unsupported_capability", exc.message, "mode") from exc
+    spec = servable_mode(user=user, name=req.mode or "ocr")
     try:
         asked = parse_pages(req.pages)
     except InvalidInput as exc:
         raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
     data = load_image_bytes(req)
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise OcrError(413, "image_too_large", "The image is larger than the upload limit.", "image")
-    try:
-        info = inspect_document(
-            data,
-            max_pixels=settings.DEEPREAD_MAX_PIXELS,
-            max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES,
-        )
-    except InputError as exc:
-        if exc.kind == "too_large":
-            raise OcrError(413, "image_too_large", exc.message, "image") from exc
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    info = inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES)
     try:
         wanted = select_pages(req.pages, info.page_count)
     except InputError as exc:
@@ -300,6 +224,48 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
         )  # fmt: skip
     skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
     model = resolve_model(req.model)
+    texts, usage, finish, annotated = [], Usage(), "stop", None
+
+    def on_page(page: PageImage, result: PageResult) -> None:
+        nonlocal usage, finish, annotated
+        texts.append(result.text)
+        usage = Usage(
+            usage.prompt_tokens + result.usage.prompt_tokens,
+            usage.completion_tokens + result.usage.completion_tokens,
+        )
+        if result.finish_reason != "stop":
+            finish = result.finish_reason
+        if req.return_image and annotated is None:  # the first page: the input as the client sent it
+            annotated = annotate_png(page.image, result.blocks)
+
+    quota = ocr_pages(user=user, spec=spec, data=data, info=info, on_page=on_page, skip=skip)
+    body: dict[str, Any] = {
+        "id": f"ocr-{uuid.uuid4().hex}",
+        "object": "ocr.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "text": "\n\n".join(t for t in texts if t), "finish_reason": finish}],
+    }
+    if annotated is not None:
+        body["result_image_base64"] = base64.b64encode(annotated).decode("ascii")
+    body["usage"] = usage.as_dict()
+    return OcrOutcome(body=body, quota=quota)
+
+
+def ocr_pages(
+    *,
+    user: User,
+    spec: ModeSpec,
+    data: bytes,
+    info: DocumentInfo,
+    on_page: PageCallback,
+    skip: frozenset[int] = frozenset(),
+    param: str = "image",
+) -> QuotaStatus:
+    """Spend one request of `user`'s quota and recognise the pages of an already inspected file, calling
+    `on_page(page, result)` for each in order (page numbers from 1; those in `skip` are left out) while the engine
+    slot is held, so page images need not outlive the call. An engine failure gives the request back.
+    Raises OcrError: 403 quota, 503 engine loading or busy, 400 unreadable pixels, 500 engine error."""
     now = timezone.now()
     try:
         if _runner is None:
@@ -316,50 +282,32 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
             except QuotaExceeded as exc:
                 raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
             try:
-                body = _run(runner, spec, data, info, model=model, return_image=req.return_image, skip=skip)
+                _run(runner, spec, data, info, on_page=on_page, skip=skip, param=param)
             except BaseException:
                 quota_hold_release(hold_id=hold.pk, refund=True)
                 raise
             quota_hold_release(hold_id=hold.pk, refund=False)
     except EngineBusy:
         raise _busy() from None
-    return OcrOutcome(body=body, quota=quota)
+    return quota
 
 
-def _run(
-    runner, spec: ModeSpec, data: bytes, info, *, model: str, return_image: bool, skip: frozenset[int]
-) -> dict[str, Any]:
+def _run(runner, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: PageCallback,
+         skip: frozenset[int], param: str) -> None:  # fmt: skip
     try:
-        outcome = runner.run(
-            data,
-            info,
-            spec,
-            dpi=settings.DEEPREAD_PDF_DPI,
-            max_pixels=settings.DEEPREAD_MAX_PIXELS,
-            annotate=return_image,
-            skip=skip,
+        pages = runner.run(
+            data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
         )
     except InputUnreadable as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
     except EngineError as exc:
         if exc.retryable:
             raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
         raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
     except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    body: dict[str, Any] = {
-        "id": f"ocr-{uuid.uuid4().hex}",
-        "object": "ocr.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "text": "\n\n".join(t for t in outcome.texts if t), "finish_reason": outcome.finish_reason}
-        ],
-    }
-    if outcome.annotated_png is not None:
-        body["result_image_base64"] = base64.b64encode(outcome.annotated_png).decode("ascii")
-    body["usage"] = outcome.usage.as_dict()
-    return body
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+    for page, result in pages:
+        on_page(page, result)
 
 
 @dataclass(frozen=True)
@@ -391,17 +339,16 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
     runner = _ready_runner()
     try:
         with engine_gate().admitted_call():
-            outcome = runner.run(
-                data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS,
-                annotate=True, max_pages=1,
-            )  # fmt: skip
+            pages = runner.run(
+                data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=1
+            )
     except EngineBusy:
         raise _busy() from None
     except InputError as exc:
         raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
     except EngineError as exc:
         raise OcrError(503, "engine_unavailable", exc.message, kind="server_error") from exc
-    result = outcome.first_page
+    ((page, result),) = pages
     note = ""
     if settings.DEEPREAD_ENGINE != "vllm":
         note = (
@@ -411,7 +358,7 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
     return Preview(
         text=result.text,
         blocks=result.blocks,
-        annotated_png=outcome.annotated_png,
+        annotated_png=annotate_png(page.image, result.blocks),
         model=served_model(),
         usage=result.usage,
         note=note,

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from tests.browser import launch  # noqa: E402
+from tests.mailbox import link_to  # noqa: E402
 from tests.samples import encode, pdf_bytes, render_lines, render_table  # noqa: E402
 from tests.stack import running_stack  # noqa: E402
 
@@ -43,6 +44,9 @@ def main() -> None:
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_label("Password again").fill(PASSWORD)
         page.get_by_role("button", name="Create account").click()
+        page.wait_for_url(f"{base}/accounts/signup/sent/")
+        page.goto(base + link_to(Path(var), "ada@example.com"))
+        page.get_by_role("button", name="Confirm and log in").click()
         page.wait_for_url(f"{base}/welcome/")
         shots.append(("welcome", f"{base}/welcome/"))
         shots.append(("jobs-empty", f"{base}/jobs/"))

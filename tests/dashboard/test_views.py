@@ -4,6 +4,7 @@ uploads refused before anything is spent, sanitised results."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -71,27 +72,27 @@ def test_pages_render_with_a_strict_csp(client, me, url):
     assert b"csrfmiddlewaretoken" in response.content or b"X-CSRFToken" in response.content
 
 
-def test_sign_up_starts_a_trial_and_offers_the_first_key(client):
-    response = client.post(
-        "/accounts/signup/",
-        {
-            "email": "New@Example.com",
-            "password1": "a long enough pass phrase",
-            "password2": "a long enough pass phrase",
-        },
-    )
+def test_sign_up_starts_a_trial_and_offers_the_first_key(client, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/accounts/signup/",
+            {
+                "email": "New@Example.com",
+                "password1": "a long enough pass phrase",
+                "password2": "a long enough pass phrase",
+            },
+        )
     assert response.status_code == 302
-    assert response["Location"] == "/welcome/"
+    assert response["Location"] == "/accounts/signup/sent/"
     user = User.objects.get(email="new@example.com")
     assert user.tier == Tier.TRIAL
+    (mail,) = mailoutbox
+    link = re.search(r"http://testserver(/accounts/confirm/\S+)", mail.body).group(1)
+    assert client.post(link)["Location"] == "/welcome/"
     assert b"Create my first API key" in client.get("/welcome/").content
 
 
-def test_sign_up_refuses_a_taken_email_and_weak_passwords(client):
-    UserFactory(email="taken@example.com")
-    response = client.post("/accounts/signup/", {"email": "taken@example.com", "password1": "x", "password2": "x"})
-    assert response.status_code == 200
-    assert b"exists" in response.content
+def test_sign_up_refuses_weak_passwords(client):
     response = client.post(
         "/accounts/signup/", {"email": "n@example.com", "password1": "12345678", "password2": "12345678"}
     )
@@ -111,14 +112,29 @@ def test_jobs_full_page_and_htmx_fragment(client, me):
     assert b"doc.png" not in client.get("/jobs/?status=failed", HTTP_HX_REQUEST="true").content
 
 
-def test_a_running_row_polls_and_a_finished_row_does_not(client, me):
-    ticket = services.job_create(user=me, mode="ocr", filename="a.png", content_type="image/png", base_url="http://t/")
-    services.job_upload_receive(job_id=ticket.job.id, filename="a.png", data=png_bytes())
-    row = client.get(f"/jobs/{ticket.job.id}/row").content
-    assert b'hx-trigger="every 2s"' in row
-    assert b"<html" not in row
-    done = _completed_job(me)
-    assert b"hx-trigger" not in client.get(f"/jobs/{done.id}/row").content
+def test_the_list_polls_once_while_a_row_runs_and_stops_when_all_end(client, me):
+    running = []
+    for n in range(3):
+        ticket = services.job_create(user=me, mode="ocr", filename=f"a{n}.png", content_type="image/png",
+                                     base_url="http://t/")  # fmt: skip
+        services.job_upload_receive(job_id=ticket.job.id, filename=f"a{n}.png", data=png_bytes())
+        running.append(ticket.job.id)
+    page = client.get("/jobs/?mode=ocr").content.decode()
+    assert page.count('hx-trigger="every 2s"') == 1
+    assert 'id="job-table" hx-get="/jobs/?mode=ocr&amp;page=1" hx-trigger="every 2s"' in page
+    assert "every 2s" not in client.get(f"/jobs/{running[0]}/row").content.decode()
+    Job.objects.filter(pk__in=running).update(status=JobStatus.FAILED, error="x")
+    _completed_job(me)
+    assert "every 2s" not in client.get("/jobs/?mode=ocr", HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_a_history_restore_gets_the_whole_page_with_its_filters(client, me):
+    _completed_job(me)
+    restored = client.get("/jobs/?filename=doc&status=completed", HTTP_HX_REQUEST="true",
+                          HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()  # fmt: skip
+    assert "<html" in restored
+    assert 'name="filename" value="doc"' in restored
+    assert '<option value="completed" selected>' in restored
 
 
 def test_empty_state_says_what_to_do(client, me):

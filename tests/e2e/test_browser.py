@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.browser import chromium_path, launch
+from tests.mailbox import link_to
 from tests.samples import encode, pdf_bytes, render_lines
 
 pytestmark = [
@@ -49,12 +50,17 @@ def page(browser):
     assert not errors, errors
 
 
-def sign_up(page, base: str, email: str) -> None:
+def sign_up(page, stack, email: str) -> None:
+    """Sign up, open the confirmation link the stack mailed (var/mail/), confirm: logged in on the welcome page."""
+    base = stack.base_url
     page.goto(f"{base}/accounts/signup/")
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(f"{base}/accounts/signup/sent/")
+    page.goto(base + link_to(stack.var, email))
+    page.get_by_role("button", name="Confirm and log in").click()
     page.wait_for_url(f"{base}/welcome/")
 
 
@@ -69,7 +75,7 @@ def create_key(page, base: str, name: str) -> str:
 
 def test_sign_up_key_upload_two_files_in_two_modes_view_and_download(page, service, tmp_path):
     base = service.base_url
-    sign_up(page, base, "browser-one@example.com")
+    sign_up(page, service, "browser-one@example.com")
     assert page.get_by_role("button", name="Create my first API key").is_visible()
     key = create_key(page, base, "laptop")
     assert requests.get(f"{base}/api/v1/ocr-modes", headers={"X-API-Key": key}, timeout=10).status_code == 200
@@ -120,7 +126,7 @@ def test_sign_up_key_upload_two_files_in_two_modes_view_and_download(page, servi
 
 def test_custom_mode_preview_then_use_in_an_upload(page, service, tmp_path):
     base = service.base_url
-    sign_up(page, base, "browser-two@example.com")
+    sign_up(page, service, "browser-two@example.com")
     page.goto(f"{base}/modes/new")
     page.get_by_role("button", name="Table Recognition").click()
     assert page.get_by_label("Prompt", exact=True).input_value() == "<|grounding|>Convert the document to markdown."
@@ -146,7 +152,7 @@ def test_custom_mode_preview_then_use_in_an_upload(page, service, tmp_path):
 
 def test_a_revoked_key_is_refused_by_the_api(page, service):
     base = service.base_url
-    sign_up(page, base, "browser-three@example.com")
+    sign_up(page, service, "browser-three@example.com")
     key = create_key(page, base, "to revoke")
     page.goto(f"{base}/keys/")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -160,7 +166,7 @@ def test_another_user_cannot_open_the_first_users_result(browser, service, tmp_p
     base = service.base_url
     first = browser.new_context()
     page = first.new_page()
-    sign_up(page, base, "owner@example.com")
+    sign_up(page, service, "owner@example.com")
     image = tmp_path / "private.png"
     image.write_bytes(encode(render_lines(["Private letter"])))
     page.goto(f"{base}/upload/")
@@ -171,7 +177,7 @@ def test_another_user_cannot_open_the_first_users_result(browser, service, tmp_p
 
     second = browser.new_context()
     intruder = second.new_page()
-    sign_up(intruder, base, "intruder@example.com")
+    sign_up(intruder, service, "intruder@example.com")
     for path in (job_url, f"{job_url}row", f"{job_url}pages/1.png", f"{job_url}download/json",
                  f"{job_url}download/original"):  # fmt: skip
         response = intruder.goto(f"{base}{path}")
@@ -183,7 +189,7 @@ def test_another_user_cannot_open_the_first_users_result(browser, service, tmp_p
 def test_every_page_fits_a_390px_phone_without_sideways_scrolling(browser, service):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
-    sign_up(page, service.base_url, "phone@example.com")
+    sign_up(page, service, "phone@example.com")
     create_key(page, service.base_url, "phone")  # the page with the widest content: a key and its snippet
     for path in (
         "/keys/",

@@ -78,7 +78,7 @@ def test_a_hostile_result_in_the_viewer_sends_no_request_of_its_own(live_server,
         browser.close()
 
     assert all(method == "GET" for method, _ in requests), requests
-    allowed = (viewer, f"/jobs/{job.id}/pages/1.png", f"/jobs/{job.id}/artifacts/", "/static/")
+    allowed = (viewer, f"/jobs/{job.id}/pages/1.png", f"/jobs/{job.id}/files/", "/static/")
     paths = [urlsplit(url)._replace(scheme="", netloc="").geturl() for _, url in requests]
     assert [p for p in paths if not p.startswith(allowed)] == [], paths
     assert paths.count(viewer) == 1

@@ -147,3 +147,14 @@ def test_a_result_that_prints_the_old_placeholder_opens(client, me):
     response = client.get(f"/jobs/{job.id}/")
     assert response.status_code == 200
     assert b"<p>DEEPREADMATH3X and DEEPREADMATH0X</p>" in response.content
+
+
+def test_the_jobs_own_figures_still_show_and_nothing_else_does(client, me):
+    from tests.dashboard.test_views import _completed_job
+
+    text = "![figure 1](page-1-image-1.png) ![x](/upload/ticket) ![y](/jobs/) ![z](data:image/png;base64,AAAA)"
+    job = _completed_job(me, text=text, mode="document")
+    page = client.get(f"/jobs/{job.id}/").content.decode()
+    region = inspect_region(page, "rendered")
+    sources = [v for tag, name, v in region.attributes if tag == "img" and name == "src"]
+    assert sources == [f"/jobs/{job.id}/files/page-1-image-1.png"]

@@ -53,10 +53,18 @@ def _post(key: str):
     )
 
 
-def _gate(monkeypatch, **limits) -> EngineGate:
-    gate = EngineGate(**limits)
-    monkeypatch.setattr(admission, "_gate", gate)
-    return gate
+@pytest.fixture
+def gate_with(settings):
+    """The process's gate, made for these limits (slots, queue, wait in seconds) through the settings."""
+
+    def make(*, slots: int, queue: int, wait_s: float) -> EngineGate:
+        settings.DEEPREAD_SYNC_CONCURRENCY, settings.DEEPREAD_SYNC_QUEUE = slots, queue
+        settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S = wait_s
+        gate = admission.engine_gate()
+        assert (gate.slots, gate.queue, gate.wait_s, gate.admitted) == (slots, queue, wait_s, 0)
+        return gate
+
+    return make
 
 
 @pytest.fixture
@@ -80,9 +88,9 @@ def _busy(response) -> None:
                                          "param": None, "code": "engine_unavailable"}}  # fmt: skip
 
 
-def test_a_full_queue_is_refused_at_once_and_spends_nothing(monkeypatch, held, caller):
+def test_a_full_queue_is_refused_at_once_and_spends_nothing(monkeypatch, held, caller, gate_with):
     user, key = caller
-    gate = _gate(monkeypatch, slots=1, queue=1, wait_s=BOUND_S)
+    gate = gate_with(slots=1, queue=1, wait_s=BOUND_S)
     answers: dict[str, object] = {}
     first = threading.Thread(target=lambda: answers.setdefault("first", _post(key)))
     first.start()
@@ -102,9 +110,9 @@ def test_a_full_queue_is_refused_at_once_and_spends_nothing(monkeypatch, held, c
     assert (_used(user), QuotaHold.objects.count(), gate.admitted, held.calls) == (2, 0, 0, 2)
 
 
-def test_a_wait_for_a_slot_that_runs_out_is_refused_and_spends_nothing(monkeypatch, held, caller):
+def test_a_wait_for_a_slot_that_runs_out_is_refused_and_spends_nothing(monkeypatch, held, caller, gate_with):
     user, key = caller
-    gate = _gate(monkeypatch, slots=1, queue=1, wait_s=0.2)
+    gate = gate_with(slots=1, queue=1, wait_s=0.2)
     first = threading.Thread(target=_post, args=(key,))
     first.start()
     assert held.entered.acquire(timeout=BOUND_S)
@@ -128,8 +136,8 @@ def _asgi(app, method: str, path: str) -> list[dict]:
     return sent
 
 
-def test_the_asgi_layer_refuses_before_django_and_hands_its_ticket_to_the_view(monkeypatch):
-    gate = _gate(monkeypatch, slots=1, queue=0, wait_s=0.2)
+def test_the_asgi_layer_refuses_before_django_and_hands_its_ticket_to_the_view(monkeypatch, gate_with):
+    gate = gate_with(slots=1, queue=0, wait_s=0.2)
     seen: list[tuple] = []
 
     def view() -> None:  # what the view's thread sees: the ticket, counted once
@@ -158,9 +166,9 @@ def test_the_asgi_layer_refuses_before_django_and_hands_its_ticket_to_the_view(m
     assert gate.admitted == 0
 
 
-def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch, caller, tmp_path):
+def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch, caller, tmp_path, gate_with):
     user, key = caller
-    _gate(monkeypatch, slots=1, queue=0, wait_s=5)
+    gate_with(slots=1, queue=0, wait_s=5)
     pool = EngineProcessPool("tests.ocrjobs.held_engines:FileHeldEngine", {"folder": str(tmp_path)}, size=1)
     monkeypatch.setattr(sync, "_runner", pool)
     try:
