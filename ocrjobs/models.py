@@ -67,6 +67,9 @@ class Job(models.Model):
     source_sha256 = models.CharField(max_length=64, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease (`host:pid:token` of the worker process that claimed the job): only it renews the lease
+    # or hands the job back, so a worker that lost the job to a takeover cannot extend the new owner's lease.
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)

@@ -48,6 +48,7 @@ from ocrjobs.filenames import (
     safe_filename,
     upload_key_prefix,
 )
+from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
 from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
@@ -200,6 +201,8 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             raise NotFound("No such upload.")
+        if job.status == JobStatus.CANCELLED and not job.uploaded_at:
+            raise Conflict("This job was cancelled before its file arrived; create a new job for the file.")
         if job.status != JobStatus.AWAITING_UPLOAD:
             raise Conflict("A file was already uploaded for this job.")
         name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
@@ -286,8 +289,9 @@ def job_enqueue_on_commit(*, job_id: uuid.UUID | str) -> None:
 
 
 # --- running ----------------------------------------------------------------------------------------------------
-def job_claim(*, job_id: uuid.UUID | str, now: dt.datetime | None = None) -> bool:
-    """Compare-and-set: a queued job, or a processing one whose lease ran out, becomes ours. Idempotent."""
+def job_claim(*, job_id: uuid.UUID | str, owner: str = "", now: dt.datetime | None = None) -> bool:
+    """Compare-and-set: a queued job, or a processing one whose lease ran out (its worker died), becomes `owner`'s
+    with a fresh lease of DEEPREAD_JOB_LEASE_S. Idempotent: False while another owner's lease runs."""
     now = now or timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.PROCESSING, lease_until__lt=now)
     return (
@@ -295,6 +299,7 @@ def job_claim(*, job_id: uuid.UUID | str, now: dt.datetime | None = None) -> boo
             status=JobStatus.PROCESSING,
             started_at=now,
             lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
+            lease_owner=owner,
             attempts=F("attempts") + 1,
             updated_at=now,
         )
@@ -360,7 +365,9 @@ class _JobGuard:
         elif isinstance(exc, EngineError | StorageFault):
             if exc.retryable:
                 if self.requeue:
-                    Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(status=JobStatus.QUEUED)
+                    Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(
+                        status=JobStatus.QUEUED, lease_until=None, lease_owner=""
+                    )
                 return False
             self.failed = job_fail(job_id=self.job_id, message=exc.message)
         elif isinstance(exc, FileNotFoundError):
@@ -389,16 +396,19 @@ def _read_upload(job: Job) -> tuple[bytes, DocumentInfo]:
 
 
 def job_run(*, job_id: uuid.UUID | str) -> Job | None:
-    """Process a claimed-or-claimable job. Returns None when another worker holds it.
+    """Process a claimed-or-claimable job. Returns None when another worker holds it, or when this one lost or
+    handed back its lease meanwhile (ocrjobs/leases.py): the pages stored so far are kept for whoever goes on.
 
-    Holds no transaction across inference, and pages already stored are not recognised again. With the vLLM
-    engine a multi-page document fans out: each remaining page becomes a `job_page_process` task, and whichever
-    stores the last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
+    Holds no transaction across inference, and pages already stored are not recognised again. A heartbeat keeps
+    the job's lease while it runs. With the vLLM engine
+    a multi-page document fans out: each remaining page becomes a `job_page_process` task, and whichever stores the
+    last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
     """
-    if not job_claim(job_id=job_id):
+    owner = lease_owner()
+    if not job_claim(job_id=job_id, owner=owner) and not job_take_over_dead(job_id=job_id, owner=owner):
         return None
     job = Job.objects.select_related("owner").get(pk=job_id)
-    with _JobGuard(job.pk, requeue=True) as guard:
+    with LeaseKeeper(job_id=job.pk, owner=owner) as lease, _JobGuard(job.pk, requeue=True) as guard:
         data, info = _read_upload(job)
         _ensure_output_key(job=job)
         done = frozenset(JobPage.objects.filter(job=job).values_list("page", flat=True))
@@ -414,6 +424,11 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         if pages_fan_out() and len(todo) > 1:
             from ocrjobs.tasks import job_page_process
 
+            # The pages' messages are what the broker redelivers now; the job's lease only has to outlast the wait
+            # for a free thread, and every page that runs lengthens it (never shortens it).
+            Job.objects.filter(pk=job.pk, lease_owner=owner).update(
+                lease_until=timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_JOB_FANOUT_LEASE_S)
+            )
             for number in todo:
                 job_page_process.delay(str(job.pk), number)
             return job
@@ -421,6 +436,9 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
         ):
+            if not lease.held:
+                logger.info("Job %s: lease given up at page %d; stopping here", job.pk, page.number)
+                return None
             if _page_recognize_store(job=job, page=page, engine=engine, data=data, info=info):
                 return job_complete(job=job)
         return job
@@ -429,11 +447,13 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
 
 def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
     """One fanned-out page. Idempotent: a page already stored, or a job no longer processing, is left alone,
-    unless every page is stored and the job is still open: the result failed to save, and this retry saves it."""
+    unless every page is stored and the job is still open: the result failed to save, and this retry saves it.
+    The job's lease is lengthened while the page runs (any worker may run any page: no owner)."""
     job = Job.objects.select_related("owner").filter(pk=job_id, status=JobStatus.PROCESSING).first()
     if job is None:
         return None
-    with _JobGuard(job.pk, requeue=False) as guard:
+    with LeaseKeeper(job_id=job.pk, owner=None), _JobGuard(job.pk, requeue=False) as guard:
+        job_lease_renew(job_id=job.pk, owner=None)
         if JobPage.objects.filter(job=job, page=page).exists():
             if job.page_count and JobPage.objects.filter(job=job).count() >= job.page_count:
                 return job_complete(job=job)
@@ -488,12 +508,13 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_
     """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
-    believe they were last, nor both miss it.
+    believe they were last, nor both miss it. A page finished just after its job was handed back (a worker that
+    is stopping) is kept too, for whoever takes the job next; it finishes nothing.
     """
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
-        if job.status != JobStatus.PROCESSING:
+        if job.status not in (JobStatus.PROCESSING, JobStatus.QUEUED):
             return False
         _, created = JobPage.objects.get_or_create(
             job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}
@@ -501,15 +522,11 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_
         if not created:
             return False
         done = JobPage.objects.filter(job_id=job.pk).count()
-        Job.objects.filter(pk=job.pk).update(
-            pages_done=done,
-            lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
-            updated_at=now,
-        )
+        Job.objects.filter(pk=job.pk).update(pages_done=done, updated_at=now)
     from ocrjobs.events import page_stored
 
     page_stored(job_id=job.pk, page=number)
-    return done >= (job.page_count or 0)
+    return job.status == JobStatus.PROCESSING and done >= (job.page_count or 0)
 
 
 def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) -> dict:
@@ -592,6 +609,7 @@ def job_complete(*, job: Job) -> Job:
         model=model,
         finished_at=now,
         lease_until=None,
+        lease_owner="",
         updated_at=now,
         error="",
     )
@@ -609,7 +627,13 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
         reserved = Job.objects.filter(pk=job_id).exclude(status__in=ended).values_list("owner_id", "output_key")
         reserved = reserved.first()
         Job.objects.filter(pk=job_id).exclude(status__in=ended).update(
-            status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now, output_key=None
+            status=JobStatus.FAILED,
+            error=message,
+            finished_at=now,
+            lease_until=None,
+            lease_owner="",
+            updated_at=now,
+            output_key=None,
         )
         job = Job.objects.get(pk=job_id)
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):

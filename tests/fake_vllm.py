@@ -23,7 +23,14 @@ Triggers drawn into the image (top-left 8×8 pixels):
 `loop_next` (or `POST /_fake/faults {"loops": N}`) makes the next N requests loop whatever they carry.
 
 Capacity model: at most `capacity` requests are served at once, each taking `latency` seconds; the rest wait. It
-counts the most requests it ever served at once. Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
+counts the most requests it ever served at once.
+
+Holding, for tests that must not depend on the machine's speed: `hold(n)` keeps every arriving page request waiting
+until `n` have arrived (then all go on together: proof that n were in flight at once), `hold()` until `release()`
+(a page deterministically "in the middle"); `wait_arrived(n)` waits for the n-th arrival. A hold gives up after
+`hold_s` seconds (a bound that only catches a hang) and counts that in `hold_timeouts`.
+
+Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
 answers the next requests with those statuses; a status of `HANG` (0) holds the request `hang_s` seconds first, past
 a client's read timeout, then answers 504. A client that closes its connection while its request is being served is
 noticed (as vLLM notices it and aborts the request) and counted in `aborted`.
@@ -170,6 +177,9 @@ class FakeVllm:
         self.capacity, self.latency, self.model, self.max_model_len = capacity, latency, model, max_model_len
         self._slots = threading.Semaphore(capacity)
         self._lock = threading.Lock()
+        self._arrivals = threading.Condition(self._lock)
+        self.hold_count: float | None = None
+        self.hold_s = 120.0
         self.requests: deque[dict[str, Any]] = deque(maxlen=keep_requests)
         self.faults: deque[int] = deque()
         self.reset()
@@ -194,6 +204,10 @@ class FakeVllm:
             self.max_inflight = 0
             self.served = 0
             self.received = 0
+            self.arrived = 0
+            self.hold_timeouts = 0
+            self.hold_count = None
+            self._arrivals.notify_all()
             self.aborted = 0
             self.first_start: float | None = None
             self.last_end: float | None = None
@@ -208,12 +222,41 @@ class FakeVllm:
                 "max_inflight": self.max_inflight,
                 "served": self.served,
                 "received": self.received,
+                "arrived": self.arrived,
+                "hold_timeouts": self.hold_timeouts,
                 "aborted": self.aborted,
                 "first_start": self.first_start,
                 "last_end": self.last_end,
                 "capacity": self.capacity,
                 "latency": self.latency,
             }
+
+    def hold(self, n: int | None = None) -> None:
+        """Hold page requests until `n` have arrived (counting from now), or with no `n` until `release()`."""
+        with self._lock:
+            self.arrived = 0
+            self.hold_count = float("inf") if n is None else n
+
+    def release(self) -> None:
+        with self._lock:
+            self.hold_count = None
+            self._arrivals.notify_all()
+
+    def wait_arrived(self, n: int, timeout: float = 120.0) -> bool:
+        """Block until `n` page requests arrived since the last `hold` (False after `timeout`: a hang)."""
+        with self._lock:
+            return self._arrivals.wait_for(lambda: self.arrived >= n, timeout=timeout)
+
+    def _arrive(self) -> None:
+        with self._lock:
+            self.arrived += 1
+            self._arrivals.notify_all()
+            if self.hold_count is None:
+                return
+            if not self._arrivals.wait_for(
+                lambda: self.hold_count is None or self.arrived >= self.hold_count, timeout=self.hold_s
+            ):
+                self.hold_timeouts += 1
 
     def start(self) -> FakeVllm:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -250,6 +293,7 @@ class FakeVllm:
             )
         ngram_size = (body.get("vllm_xargs") or {}).get("ngram_size") if self.guard else None
         content, finish = self.answer(prompt, image, max_tokens, forced_loop=forced_loop, ngram_size=ngram_size)
+        self._arrive()
         self._serve_slot(closed)
         completion_tokens = min(max_tokens, text_tokens(content))
         return {
@@ -284,18 +328,21 @@ class FakeVllm:
                 self.max_inflight = max(self.max_inflight, self.inflight)
                 if self.first_start is None:
                     self.first_start = time.time()
+            gone = False
             try:
                 end = time.monotonic() + self.latency
                 while (left := end - time.monotonic()) > 0:
                     time.sleep(min(left, 0.02))
                     if closed():
-                        with self._lock:
-                            self.aborted += 1
+                        gone = True
                         raise ClientGone
             finally:
                 with self._lock:
                     self.inflight -= 1
-                    self.served += 1
+                    if gone:
+                        self.aborted += 1
+                    else:
+                        self.served += 1
                     self.last_end = time.time()
 
     def answer(
