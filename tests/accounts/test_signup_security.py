@@ -113,7 +113,8 @@ def test_a_stranger_who_signs_up_with_my_address_cannot_hand_me_an_account_whose
     assert "If you did not sign up, ignore this message" in message.body
     link = LINK.search(message.body).group(1)
     page = victim.get(link)
-    assert b"password you chose" in page.content and b'name="password"' in page.content
+    assert b"password you chose" in page.content
+    assert b'name="password"' in page.content
     for data in ({}, {"password": ""}, {"password": "a guess of the victim"}, {"password": PASSWORD}):
         refused = victim.post(link, data)
         assert refused.status_code == 400
@@ -131,7 +132,9 @@ def test_a_stranger_who_signs_up_with_my_address_cannot_hand_me_an_account_whose
     form_url = victim.get(reset)["Location"]
     victim.post(form_url, {"new_password1": PASSWORD, "new_password2": PASSWORD})
     user.refresh_from_db()
-    assert user.email_verified and user.check_password(PASSWORD) and not user.check_password(OTHER)
+    assert user.email_verified
+    assert user.check_password(PASSWORD)
+    assert not user.check_password(OTHER)
     # The attacker's link is dead and their password no longer logs in.
     assert attacker.post(link, {"password": OTHER}).status_code == 400
     assert not _logged_in(attacker)
