@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.passwords import password_rules_text
@@ -41,3 +44,19 @@ class SignupForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key name", max_length=100, help_text="Where it is used, e.g. laptop or CI.")
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the end of this day (UTC).",
+    )
+
+    def clean_expires_on(self):
+        """The end of the chosen UTC day as an aware datetime, refused if that day is already over."""
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        if end <= timezone.now():
+            raise forms.ValidationError("Choose a day from today on.")
+        return end

@@ -5,7 +5,7 @@ from the same validators so that what a form says is what it checks."""
 from __future__ import annotations
 
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 
@@ -44,3 +44,13 @@ class RulesPasswordChangeForm(PasswordChangeForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["new_password1"].help_text = password_rules_text()
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Django's reset form; its mails count against the per-address hourly limit (accounts.signup.mail_allowed)."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs) -> None:
+        from accounts.signup import mail_allowed
+
+        if mail_allowed(to_email):
+            super().send_mail(subject_template_name, email_template_name, context, from_email, to_email, **kwargs)

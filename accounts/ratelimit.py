@@ -22,8 +22,8 @@ class RateDecision:
 def rate_hit(*, key: str, limit: int, window_s: int, now: dt.datetime | None = None) -> RateDecision:
     """Count one hit of `key` in the current fixed window of `window_s` seconds (aligned to the epoch); allowed
     while the window holds at most `limit` hits. Atomic: a conditional `UPDATE … SET hits = hits + 1 WHERE hits <
-    limit`, and the window's first hit inserts its row (a concurrent insert's IntegrityError means the row exists,
-    and the UPDATE is tried again). A refused hit is not counted. One or two queries in the common case."""
+    limit`; when it matches no row, an INSERT of the window's first hit, and if that row exists by then (a concurrent
+    first hit, or a full window), the UPDATE once more. A refused hit is not counted. One query in the common case."""
     now = now or timezone.now()
     epoch = int(now.timestamp())
     start = epoch - epoch % window_s
@@ -32,8 +32,8 @@ def rate_hit(*, key: str, limit: int, window_s: int, now: dt.datetime | None = N
     rows = RateWindow.objects.filter(key=key, window=window, hits__lt=limit)
     if rows.update(hits=F("hits") + 1):
         return decision
-    if limit > 0 and not RateWindow.objects.filter(key=key, window=window).exists():
-        try:
+    if limit > 0:
+        try:  # the window's first hit; or the row exists (full, or created since the UPDATE above): try it again
             with transaction.atomic():
                 RateWindow.objects.create(key=key, window=window, hits=1)
         except IntegrityError:

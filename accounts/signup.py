@@ -44,7 +44,21 @@ def _link(base_url: str, name: str, user: User, token: str) -> str:
     return base_url.rstrip("/") + reverse(name, args=[uid, token])
 
 
+def mail_allowed(address: str) -> bool:
+    """Whether another account mail (sign-up, reset) may go to `address` this hour: at most
+    DEEPREAD_ACCOUNT_MAILS_PER_HOUR, so nobody can flood a mailbox through the forms. A refused mail is dropped
+    silently; the page answers as usual."""
+    from accounts.ratelimit import rate_hit
+
+    decision = rate_hit(key=f"mail:{address.lower()}", limit=settings.DEEPREAD_ACCOUNT_MAILS_PER_HOUR, window_s=3600)
+    if not decision.allowed:
+        logger.warning("Account mail dropped: the address had %d this hour", settings.DEEPREAD_ACCOUNT_MAILS_PER_HOUR)
+    return decision.allowed
+
+
 def _mail(*, user: User, template: str, context: dict) -> None:
+    if not mail_allowed(user.email):
+        return
     subject = render_to_string(f"registration/{template}_subject.txt", context).strip()
     body = render_to_string(f"registration/{template}_email.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])

@@ -10,11 +10,12 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 from deepread.asgi_guard import RequestBodyGuard
+from deepread.bodylimit import body_cap
 
 django_application = get_asgi_application()
 application = RequestBodyGuard(
     django_application,
-    max_body_bytes=settings.DEEPREAD_MAX_REQUEST_BYTES,
+    max_body_bytes=body_cap,  # each route's own cap (deepread/bodylimit.py), at most DEEPREAD_MAX_REQUEST_BYTES
     body_timeout_s=settings.DEEPREAD_BODY_TIMEOUT_S,
     min_rate=settings.DEEPREAD_BODY_MIN_RATE,
 )

@@ -10,14 +10,25 @@ The exchange tables (which queue an exchange routes to) have the same flaw: komb
 processes binding at once can each write a table without the other's queue, after which that queue's messages
 are routed nowhere. Here a binding is added under an exclusive lock on a separate lock file, written to a
 temporary file and renamed over the table, so a reader always sees a whole table with every binding made so far.
-Everything else is kombu's own transport.
+
+kombu's transport also forgets a message the moment a worker takes it: a worker killed before it acknowledged the
+message (acks_late) lost it for good, and its job waited for the sweep. Here a taken message is moved into the
+taking process's own `control/unacked/<id>/` folder and deleted only when acknowledged (or put back when rejected). Each
+process holds an exclusive `flock` on its folder's lock file for as long as it lives; the kernel releases it when
+the process dies, however it dies, and any other consumer that finds the lock free (it looks every
+`UNACKED_SCAN_S` seconds) moves the dead one's messages back into the queue, under their original names, so they
+are delivered again first. Everything else is kombu's own transport.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import shutil
 import uuid
+from pathlib import Path
+from queue import Empty
 from time import monotonic
 
 from kombu.exceptions import ChannelError
@@ -25,8 +36,94 @@ from kombu.transport import filesystem
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
+UNACKED_SCAN_S = 2.0
+
 
 class Channel(filesystem.Channel):
+    _unacked: tuple[int, Path, object] | None = None  # (pid, this process's folder, its locked file)
+    _unacked_files: dict[str, Path]
+    _last_scan = 0.0
+
+    def _unacked_root(self) -> Path:
+        return Path(self.transport_options.get("unacked_folder") or Path(self.control_folder) / "unacked")
+
+    def _my_unacked(self) -> Path:
+        """This process's folder of taken, unacknowledged messages, created and locked on first use (again in a
+        forked child: a lock belongs to the process that took it)."""
+        if self._unacked is None or self._unacked[0] != os.getpid():
+            root = self._unacked_root()
+            folder = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = open(root / f"{folder.name}.lock", "a")  # noqa: SIM115 - held open for the process's lifetime
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._unacked, self._unacked_files = (os.getpid(), folder, lock), {}
+        return self._unacked[1]
+
+    def _recover_dead_consumers(self) -> None:
+        """Put back the messages of consumers that died holding them (their lock file is free)."""
+        self._last_scan = monotonic()
+        root, mine = self._unacked_root(), self._my_unacked()
+        for lock_path in root.glob("*.lock"):
+            folder = lock_path.with_suffix("")
+            if folder == mine:
+                continue
+            try:
+                with open(lock_path, "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: its owner lives
+                    for message in sorted(folder.glob("*.msg")) if folder.is_dir() else []:
+                        os.replace(message, Path(self.data_folder_in) / message.name)
+                    shutil.rmtree(folder, ignore_errors=True)
+                    lock_path.unlink()
+            except BlockingIOError:
+                continue
+            except OSError:  # another consumer is recovering it at the same moment
+                continue
+
+    def _get(self, queue):
+        """Take the oldest message of `queue` into this process's unacked folder (atomic rename: one taker)."""
+        folder = self._my_unacked()
+        if monotonic() - self._last_scan > UNACKED_SCAN_S:
+            self._recover_dead_consumers()
+        wanted = f"{queue}.msg"
+        for filename in sorted(os.listdir(self.data_folder_in)):
+            if filename.partition(".")[2] != wanted:
+                continue
+            taken = folder / filename
+            try:
+                os.replace(os.path.join(self.data_folder_in, filename), taken)
+            except OSError:  # another consumer took it
+                continue
+            try:
+                payload = loads(bytes_to_str(taken.read_bytes()))
+            except OSError as exc:
+                raise ChannelError(f"Cannot read file {filename!r} from queue.") from exc
+            tag = payload.get("properties", {}).get("delivery_tag")
+            if tag:
+                self._unacked_files[tag] = taken
+            else:
+                taken.unlink()
+            return payload
+        raise Empty()
+
+    def _forget(self, delivery_tag) -> None:
+        path = self._unacked_files.pop(delivery_tag, None) if self._unacked else None
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        super().basic_ack(delivery_tag, multiple=multiple)
+        self._forget(delivery_tag)
+
+    def _restore(self, message):
+        """A rejected (requeue) or restored message is published again by kombu; its taken copy goes."""
+        super()._restore(message)
+        self._forget(message.delivery_tag)
+
+    def basic_reject(self, delivery_tag, requeue=False):
+        super().basic_reject(delivery_tag, requeue=requeue)
+        self._forget(delivery_tag)
+
     def _put(self, queue, payload, **kwargs):
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         staging = os.path.join(self.data_folder_out, ".staging")

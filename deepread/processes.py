@@ -25,13 +25,14 @@ def web(bin_dir: Path | str, *, bind: str, workers: int = 2, access_log: bool = 
     return command if access_log else [*command, "--no-access-log"]
 
 
-def worker(bin_dir: Path | str, *, engine: str, concurrency: int, log_level: str = "INFO") -> list[str]:
-    """The worker for an engine: `gpu` on threads for vLLM, `cpu` on processes for the CPU engine."""
+def worker(
+    bin_dir: Path | str, *, engine: str, concurrency: int, log_level: str = "INFO", pool: str | None = None
+) -> list[str]:
+    """The worker for an engine: `gpu` on threads for vLLM, `cpu` on processes for the CPU engine (`pool` names
+    another Celery pool)."""
     host = socket.gethostname()
-    if engine == "vllm":
-        pool, queue = ["--pool", "threads"], "gpu"
-    else:
-        pool, queue = ["--pool", "prefork"], "cpu"
+    queue = "gpu" if engine == "vllm" else "cpu"
+    pool = ["--pool", pool or ("threads" if engine == "vllm" else "prefork")]
     return [
         _bin(bin_dir, "celery"),
         "-A",

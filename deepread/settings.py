@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deepread.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,6 +154,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 DEEPREAD_PREVIEWS_PER_MINUTE = env_int("DEEPREAD_PREVIEWS_PER_MINUTE", 20, minimum=1)  # mode previews per account
+DEEPREAD_ACCOUNT_MAILS_PER_HOUR = env_int("DEEPREAD_ACCOUNT_MAILS_PER_HOUR", 5, minimum=1)  # per address
 PASSWORD_RESET_TIMEOUT = env_int("DEEPREAD_PASSWORD_RESET_TIMEOUT_S", 3 * 3600, minimum=60)
 
 # Log-in throttling (django-axes): an e-mail address from one client address is locked for a cool-down after
@@ -268,7 +270,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": env_float("DEEPREAD_BROKER_POLL_S", 0.05),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("DEEPREAD_VISIBILITY_TIMEOUT_S", 3600)}
+    # Redis: a message whose worker died comes back after the visibility timeout. The heartbeat of a running task
+    # keeps its own message invisible (ocrjobs/tasks.py), so the timeout can be short; kombu looks for messages to
+    # bring back every `unacked_restore_interval` × `unacked_restore_throttle` s (100 s by default): every 5 s here.
+    # RabbitMQ (amqp://) ignores these: it requeues a dead consumer's unacknowledged messages as its connection drops.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("DEEPREAD_VISIBILITY_TIMEOUT_S", 40, minimum=5),
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+    }
 CELERY_RESULT_BACKEND = None  # the Job row is the truth
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -290,6 +300,7 @@ DEEPREAD_ENGINE = env_choice("DEEPREAD_ENGINE", "rapidocr", ["rapidocr", "vllm"]
 VLLM_BASE_URL = env_str("VLLM_BASE_URL", "http://127.0.0.1:8001/v1")
 # Several replicas, comma-separated; least in-flight first, and a failing one sits out a cool-down.
 VLLM_BASE_URLS = env_list("VLLM_BASE_URLS") or [VLLM_BASE_URL]
+# deepseek-ai/DeepSeek-OCR or deepseek-ai/DeepSeek-OCR-2 (inference/vllm_models.py has each one's prompts and pins).
 VLLM_MODEL = env_str("VLLM_MODEL", "deepseek-ai/DeepSeek-OCR")
 VLLM_API_KEY = env_str("VLLM_API_KEY", "")
 # The bound on page requests in flight from one gpu worker process (the server batches up to its max_num_seqs).
@@ -303,6 +314,16 @@ DEEPREAD_VLLM_COOLDOWN_S = env_float("DEEPREAD_VLLM_COOLDOWN_S", 10.0)
 DEEPREAD_VLLM_PAGE_FORMAT = env_choice("DEEPREAD_VLLM_PAGE_FORMAT", "jpeg", ["jpeg", "png"])
 # How long a gpu worker waits at start-up for the server to list the model before it starts taking jobs anyway.
 DEEPREAD_VLLM_WAIT_S = env_float("DEEPREAD_VLLM_WAIT_S", 900.0)
+# At worker start: read the server's /version and probe its n-gram guard; no page goes to a server known to drop it.
+DEEPREAD_VLLM_GUARD_CHECK = env_bool("DEEPREAD_VLLM_GUARD_CHECK", True)
+# Pages answered without a model request (ocrjobs/shortcuts.py); `force_ocr` on a job turns off the last two.
+DEEPREAD_SKIP_BLANK = env_bool("DEEPREAD_SKIP_BLANK", True)
+DEEPREAD_TEXT_LAYER = env_bool("DEEPREAD_TEXT_LAYER", True)
+DEEPREAD_REUSE_RESULTS = env_bool("DEEPREAD_REUSE_RESULTS", True)
+# A TrueType font for searchable-PDF text outside Latin-1 (Helvetica covers the rest); skipped if missing.
+DEEPREAD_PDF_FONT = env_str("DEEPREAD_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# The last step of a looping page's ladder: the CPU engine for that page, where it is installed.
+DEEPREAD_LADDER_CPU = env_bool("DEEPREAD_LADDER_CPU", True)
 # --- POST /v1/ocr ---
 DEEPREAD_STARTED_AT = time.time()
 DEEPREAD_MODEL_ALIASES = env_list("DEEPREAD_MODEL_ALIASES")  # more names for the served model
@@ -330,6 +351,11 @@ DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VL
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# Every request body outside the upload routes and /v1/ocr (deepread/bodylimit.py); Django's own form limits match,
+# and no form file is spooled to disk below it.
+DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
 # The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
 # route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
 # BODY_MIN_RATE bytes received.
@@ -341,15 +367,22 @@ DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
 DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
+# Where the burst limiter counts (deepread/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
+# it is set, else var/ratelimit.sqlite3.
+DEEPREAD_RATELIMIT_STORE = env_str("DEEPREAD_RATELIMIT_STORE", "")
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
-DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 2400, minimum=10)
+# A running job's lease, renewed by a heartbeat every third of it; a dead worker's job is claimable one lease later.
+DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 30, minimum=3)
+# A fanned-out job (vLLM pages as tasks of their own) waits for free threads; its pages' messages are redelivered by
+# the broker, and each page that runs lengthens this lease.
+DEEPREAD_JOB_FANOUT_LEASE_S = env_int("DEEPREAD_JOB_FANOUT_LEASE_S", 600, minimum=3)
 # A job whose engine or storage fails just now is tried again this many times, with backoff from this base.
 DEEPREAD_JOB_RETRIES = env_int("DEEPREAD_JOB_RETRIES", 5, minimum=0)
 DEEPREAD_JOB_RETRY_BACKOFF_S = env_float("DEEPREAD_JOB_RETRY_BACKOFF_S", 1.0)
 DEEPREAD_JOB_COUNTS_CACHE_MIN = env_int("DEEPREAD_JOB_COUNTS_CACHE_MIN", 10_000, minimum=1)
 DEEPREAD_JOB_COUNTS_CACHE_S = env_float("DEEPREAD_JOB_COUNTS_CACHE_S", 5.0)
 DEEPREAD_QUEUED_STALE_S = env_int("DEEPREAD_QUEUED_STALE_S", 600, minimum=5)
-DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 30.0)
+DEEPREAD_SWEEP_INTERVAL_S = env_float("DEEPREAD_SWEEP_INTERVAL_S", 10.0)
 # --- job control (issue 16: ocrjobs/control.py, idempotency.py, webhooks.py, events.py) ---
 DEEPREAD_CANCEL_POLL_S = env_float("DEEPREAD_CANCEL_POLL_S", 0.5)  # how often a worker looks for cancelled jobs
 DEEPREAD_IDEMPOTENCY_TTL_S = env_int("DEEPREAD_IDEMPOTENCY_TTL_S", 24 * 3600, minimum=1)
@@ -389,7 +422,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "deepread.openapi_examples.add_examples",  # an example for every operation
+        "ocrjobs.control_apis.events_schema_hook",
+        "deepread.openapi_examples.add_examples",  # an example for every operation (after the others)
     ],
 }
 

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.auth import LoginForm
-from accounts.passwords import RulesPasswordChangeForm, RulesSetPasswordForm
+from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm, RulesSetPasswordForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
@@ -66,6 +66,7 @@ urlpatterns = [
         auth_views.PasswordResetView.as_view(
             email_template_name="registration/password_reset_email.txt",
             subject_template_name="registration/password_reset_subject.txt",
+            form_class=LimitedPasswordResetForm,
         ),
         name="password_reset",
     ),

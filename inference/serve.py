@@ -1,14 +1,19 @@
-"""The command line that serves DeepSeek-OCR with vLLM, with the flags of the vLLM recipe (DESIGN.md):
+"""The command line that serves DeepSeek-OCR or DeepSeek-OCR 2 with vLLM, with the flags of the vLLM recipes:
 - the n-gram logits processor, which `vllm_xargs` in each request configures (it guards against repetition loops);
-- no prefix caching and no multimodal processor cache: every page is a new image, so they only cost memory."""
+- no prefix caching and no multimodal processor cache: every page is a new image, so they only cost memory;
+- `VLLM_USE_V2_MODEL_RUNNER=0` in its environment: releases that default to model runner V2 refuse the V1-style
+  n-gram processor (inference/vllm_models.py has the pins and the reasons)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
 
-LOGITS_PROCESSOR = "vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor"
+from inference.vllm_models import LOGITS_PROCESSOR, MODELS, OLD_RUNNER_ENV, profile_for
+
+__all__ = ["LOGITS_PROCESSOR", "MODELS", "VllmNotInstalled", "serve_command", "serve_env", "vllm_executable"]
 
 
 class VllmNotInstalled(RuntimeError):
@@ -21,9 +26,23 @@ def vllm_executable() -> str:
     if not found:
         raise VllmNotInstalled(
             "vLLM is not installed in this environment. On the GPU machine run: pip install '.[vllm]' "
-            "(vllm==0.12.0, which needs an NVIDIA GPU and CUDA)."
+            "(vllm==0.12.0 for DeepSeek-OCR; '.[vllm-ocr2]' for DeepSeek-OCR 2; both need an NVIDIA GPU and CUDA)."
         )
     return found
+
+
+def serve_env(model: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The server's environment: `base` (this process's by default) plus the variable that keeps the V1 model
+    runner, unless the operator set it already."""
+    env = dict(os.environ if base is None else base)
+    for key, value in OLD_RUNNER_ENV.items():
+        env.setdefault(key, value)
+    return env
+
+
+def pin_for(model: str) -> str:
+    """The tested vLLM release for a model, e.g. `vllm==0.12.0`."""
+    return profile_for(model).pin
 
 
 def serve_command(

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -31,14 +31,16 @@ from inference.base import (
     PageResult,
     Usage,
 )
-from inference.images import EncodedImage, encode_for_model
+from inference.images import EncodedImage, encode, encode_for_model
+from inference.vllm_guard import probe_guard, server_message, server_version
+from inference.vllm_models import GuardVerdict, NGram, judge_server, page_token_cap, profile_for
 
 logger = logging.getLogger(__name__)
 
 CONTEXT_TOKENS = 8192
 DEFAULT_MAX_TOKENS = 7000  # the prompt (an image is at most ~920 tokens) plus this stays inside 8192
 FALLBACK_PROMPT = "Free OCR."
-NGRAM_XARGS = {"ngram_size": 30, "window_size": 90, "whitelist_token_ids": [128821, 128822]}  # <td>, </td>
+GUARD_RECHECK_S = 60.0
 
 
 class TerminalRequestError(EngineError):
@@ -97,8 +99,11 @@ class Completion:
     usage: Usage
 
 
-def request_body(*, model: str, prompt: str, image: EncodedImage, max_tokens: int) -> dict[str, Any]:
-    """The exact Chat Completions body for one page (DESIGN.md, "Request")."""
+def request_body(
+    *, model: str, prompt: str, image: EncodedImage, max_tokens: int, ngram: NGram | None = None
+) -> dict[str, Any]:
+    """The exact Chat Completions body for one page (DESIGN.md, "Request"); `ngram` defaults to the model's."""
+    ngram = ngram or profile_for(model).ngram
     data_url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
     return {
         "model": model,
@@ -114,22 +119,8 @@ def request_body(*, model: str, prompt: str, image: EncodedImage, max_tokens: in
         "temperature": 0,
         "max_tokens": max_tokens,
         "skip_special_tokens": False,
-        "vllm_xargs": {**NGRAM_XARGS, "whitelist_token_ids": list(NGRAM_XARGS["whitelist_token_ids"])},
+        "vllm_xargs": ngram.xargs(),
     }
-
-
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300]
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-        if body.get("message"):
-            return str(body["message"])[:300]
-    return str(body)[:300]
 
 
 class VllmEngine:
@@ -150,8 +141,14 @@ class VllmEngine:
         cooldown_s: float = 10.0,
         page_format: str = "jpeg",
         api_key: str = "",
+        cpu_fallback: bool = True,
     ) -> None:
         self.model_name = model
+        self.profile = profile_for(model)
+        self.cpu_fallback = cpu_fallback
+        self.guard: GuardVerdict | None = None  # None until check_guard ran; then the last verdict
+        self._guard_checked_at = 0.0
+        self._guard_lock = threading.Lock()
         self.pool = ReplicaPool.of(base_urls, cooldown_s=cooldown_s)
         self.max_tokens = max_tokens
         self.retries = retries
@@ -177,41 +174,97 @@ class VllmEngine:
         return True
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None = None) -> PageResult:
-        """One page. A repetition loop (`finish_reason == "length"`) is retried once with `Free OCR.`; a second
-        loop fails only this page, which the result says in `error`."""
+        """One page. A page that loops (`finish_reason == "length"`) climbs a ladder: the tighter
+        n-gram setting, then the plain prompt, then the CPU engine for this page where one is installed, and only
+        then fails alone, saying why. Each try is recorded in `extra["attempts"]`; the step that gave the kept
+        answer in `extra["recovered_by"]`. Retries ask for at most what the page could hold (`page_token_cap`)."""
         width, height = image.size
         payload = encode_for_model(image, source=source, page_format=self.page_format)
-        first = self.complete(prompt=mode.prompt, image=payload)
+        prompt = self.profile.prompt_for(mode.prompt)
+        first = self.complete(prompt=prompt, image=payload)
         if first.finish_reason != "length":
-            return self._page(first, image, mode, width, height)
-        logger.warning(
-            "Page hit max_tokens with %r (a repetition loop); retrying with %r", mode.prompt, FALLBACK_PROMPT
+            return self._page(first, image, replace(mode, prompt=prompt), width, height)
+        attempts = [{"step": "first", "prompt": prompt, "max_tokens": self.max_tokens, "finish_reason": "length"}]
+        usage = Usage(first.usage.prompt_tokens, first.usage.completion_tokens)
+        cap = min(self.max_tokens, page_token_cap(width, height))
+        steps = (
+            ("ngram_tight", prompt, self.profile.ngram_tight),
+            ("plain_prompt", self.profile.plain_prompt, self.profile.ngram_tight),
         )
-        second = self.complete(prompt=FALLBACK_PROMPT, image=payload)
-        usage = Usage(
-            first.usage.prompt_tokens + second.usage.prompt_tokens,
-            first.usage.completion_tokens + second.usage.completion_tokens,
-        )
-        if second.finish_reason == "length":
-            return PageResult(
-                text="",
-                blocks=[],
-                width=width,
-                height=height,
-                usage=usage,
-                finish_reason="length",
-                error="The model fell into a repetition loop on this page twice (also with the plain "
-                "'Free OCR.' prompt); no text was kept for it.",
+        for step, step_prompt, ngram in steps:
+            if step == "plain_prompt" and step_prompt == prompt:
+                continue  # the mode's prompt is the plain one already: that try was the step before
+            logger.warning("Page hit max_tokens (a repetition loop); retrying: %s", step)
+            answer = self.complete(prompt=step_prompt, image=payload, ngram=ngram, max_tokens=cap)
+            usage = Usage(
+                usage.prompt_tokens + answer.usage.prompt_tokens,
+                usage.completion_tokens + answer.usage.completion_tokens,
             )
-        fallback_mode = ModeSpec(mode.name, mode.display_name, mode.description, FALLBACK_PROMPT, mode.output_kind)
-        page = self._page(second, image, fallback_mode, width, height)
+            attempts.append(
+                {"step": step, "prompt": step_prompt, "max_tokens": cap, "finish_reason": answer.finish_reason}
+            )
+            if answer.finish_reason != "length":
+                page = self._page(answer, image, replace(mode, prompt=step_prompt), width, height)
+                return self._recovered(page, step, attempts, usage)
+        fallback = self._cpu_fallback(mode)
+        if fallback is not None:
+            try:
+                page = fallback.recognize(image, mode)
+            except EngineError as exc:
+                attempts.append({"step": "cpu_engine", "error": exc.message})
+            else:
+                attempts.append({"step": "cpu_engine", "model": fallback.model_name, "finish_reason": "stop"})
+                page.extra["engine"] = fallback.model_name
+                return self._recovered(page, "cpu_engine", attempts, usage)
+        tried = ", ".join(a["step"] for a in attempts)
+        return PageResult(
+            text="",
+            blocks=[],
+            width=width,
+            height=height,
+            usage=usage,
+            finish_reason="length",
+            extra={"attempts": attempts},
+            error="The model fell into a repetition loop on this page at every step tried "
+            f"({tried}); no text was kept for it.",
+        )
+
+    @staticmethod
+    def _recovered(page: PageResult, step: str, attempts: list[dict], usage: Usage) -> PageResult:
         page.usage = usage
-        page.extra["retried_with_prompt"] = FALLBACK_PROMPT
+        page.extra["recovered_by"] = step
+        page.extra["attempts"] = attempts
         return page
 
+    def _cpu_fallback(self, mode: ModeSpec):
+        """The CPU engine for one page, where it is installed and can serve the mode; None otherwise."""
+        if not self.cpu_fallback:
+            return None
+        try:
+            from inference.rapid import SUPPORTED_KINDS
+            from inference.registry import get_engine
+
+            if mode.output_kind not in SUPPORTED_KINDS:
+                return None
+            return get_engine("rapidocr", threads=1)
+        except Exception:  # not installed or its models are missing: the ladder ends with a failed page
+            logger.warning("The CPU engine is not available for the last step of the ladder", exc_info=True)
+            return None
+
     # --- HTTP ---------------------------------------------------------------------------------------------------
-    def complete(self, *, prompt: str, image: EncodedImage) -> Completion:
-        body = request_body(model=self.model_name, prompt=prompt, image=image, max_tokens=self.max_tokens)
+    def complete(
+        self, *, prompt: str, image: EncodedImage, ngram: NGram | None = None, max_tokens: int | None = None
+    ) -> Completion:
+        """One Chat Completions request (retried on connection errors, 429 and 5xx). Refused with
+        EngineUnavailable while the server's repetition guard is known to be inactive (`check_guard`)."""
+        self._refuse_if_unguarded()
+        body = request_body(
+            model=self.model_name,
+            prompt=prompt,
+            image=image,
+            max_tokens=max_tokens or self.max_tokens,
+            ngram=ngram or self.profile.ngram,
+        )
         with self._slots:
             return self._post_with_retries(body)
 
@@ -240,7 +293,7 @@ class VllmEngine:
                 if response.status_code == 200:
                     ok = True
                     return self._completion(response)
-                message = _server_message(response)
+                message = server_message(response)
                 if response.status_code == 429 or response.status_code >= 500:
                     ok = response.status_code == 429  # busy is healthy; a 5xx replica sits out a while
                     last = f"HTTP {response.status_code}"
@@ -328,6 +381,47 @@ class VllmEngine:
                 )
                 next_log = now + log_every_s
             time.sleep(poll_s)
+
+    # --- the repetition guard -------------------------------------------------------------------------------
+    def check_guard(self) -> GuardVerdict:
+        """Read each replica's `/version` and probe its n-gram processor; the verdict is kept and logged, and
+        while it is bad no page is sent (`complete` raises EngineUnavailable with the operator's message)."""
+        verdicts = []
+        for replica in self.pool.replicas:
+            verdict = judge_server(
+                model=self.model_name,
+                version=server_version(self._client, replica.base_url),
+                probe_refused=probe_guard(self._client, replica.base_url, self._probe_body()),
+            )
+            verdicts.append(verdict)
+            if verdict.ok:
+                logger.info("vLLM at %s: %s", replica.base_url, verdict.message)
+            else:
+                logger.error("vLLM at %s refused for work: %s", replica.base_url, verdict.message)
+        bad = [v for v in verdicts if not v.ok]
+        with self._guard_lock:
+            self.guard = bad[0] if bad else verdicts[0]
+            self._guard_checked_at = time.monotonic()
+        return self.guard
+
+    def _probe_body(self) -> dict[str, Any]:
+        tiny = encode(Image.new("RGB", (32, 32), "white"), "png")
+        body = request_body(model=self.model_name, prompt=self.profile.plain_prompt, image=tiny, max_tokens=1)
+        body["vllm_xargs"]["ngram_size"] = 0  # invalid on purpose: only a loaded n-gram processor refuses it
+        return body
+
+    def _refuse_if_unguarded(self) -> None:
+        guard = self.guard
+        if guard is None or guard.ok:
+            return
+        if time.monotonic() - self._guard_checked_at >= GUARD_RECHECK_S:
+            guard = self.check_guard()
+            if guard.ok:
+                return
+        raise EngineUnavailable(
+            "The DeepSeek-OCR server is not safe to use right now (its repetition guard is not active); the "
+            "operator has been told in the worker log. The page will be tried again."
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -16,6 +16,7 @@ from accounts.api import QuotaHeadersAPIView
 from deepread.parsers import CappedJSONParser
 from ocrjobs import idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
+from ocrjobs.outputs import OUTPUT_FORMATS, output_key_for
 from ocrjobs.storage import presign_download
 
 
@@ -47,6 +48,12 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
     class InputSerializer(serializers.Serializer):
         filename = StrictCharField(required=False, allow_blank=True, max_length=1000)
         content_type = StrictCharField(required=False, allow_blank=True, max_length=200)
+        force_ocr = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="(ext) recognise every page with the engine, even where the PDF's own text layer or an "
+            "identical earlier page could answer it",
+        )
         pages = StrictCharField(required=False, allow_blank=True, max_length=200, help_text="(ext) e.g. '1-3,7'")
         callback_url = StrictCharField(
             required=False, allow_blank=True, max_length=2000, help_text="(ext) this job's webhook URL"
@@ -66,6 +73,7 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
         operation_id="upload_signed_url_create",
         parameters=[
             OpenApiParameter("mode", str, description="a mode name; the account's default if absent"),
+            OpenApiParameter("force_ocr", bool, description="(ext) as the body's force_ocr"),
             OpenApiParameter("pages", str, description="(ext) the pages to recognise, e.g. 1-3,7; all if absent"),
             OpenApiParameter(
                 "Idempotency-Key",
@@ -92,6 +100,8 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
             filename=data.validated_data.get("filename") or None,
             content_type=data.validated_data.get("content_type") or None,
             base_url=_base_url(request),
+            force_ocr=data.validated_data["force_ocr"]
+            or request.query_params.get("force_ocr", "").lower() in ("1", "true", "yes"),
             pages=request.query_params.get("pages") or data.validated_data.get("pages") or None,
             callback_url=data.validated_data.get("callback_url") or None,
             api_key_id=getattr(request.auth, "pk", None),
@@ -191,7 +201,14 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
                 str,
                 required=True,
                 description="an output_key, or a page artifact beside it such as <mode>/<stem>/page-1-image-1.png",
-            )
+            ),
+            OpenApiParameter(
+                "output_format",
+                str,
+                enum=list(OUTPUT_FORMATS),
+                description="(ext) for an output_key: json (the result, default), pdf (the searchable PDF: the "
+                "original pages with an invisible text layer) or hocr",
+            ),
         ],
         request=None,
         responses={200: OutputSerializer, **ERRORS},
@@ -202,10 +219,19 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
         )
         if not file_path:
             return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
-        services.job_artifact_prepare(user=request.user, file_path=str(file_path))
-        key = selectors.download_key(user=request.user, file_path=str(file_path))
+        output_format = request.query_params.get("output_format")
+        if output_format is None and "file_path" not in request.query_params:  # the body is read only if it is used
+            output_format = request.data.get("output_format") if isinstance(request.data, dict) else None
+        filename = None
+        if output_format and output_format != "json":
+            key, filename, _ = output_key_for(
+                user=request.user, file_path=str(file_path), output_format=str(output_format)
+            )
+        else:
+            services.job_artifact_prepare(user=request.user, file_path=str(file_path))
+            key = selectors.download_key(user=request.user, file_path=str(file_path))
         ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
-        url = presign_download(key=key, ttl=ttl, base_url=_base_url(request))
+        url = presign_download(key=key, ttl=ttl, base_url=_base_url(request), filename=filename)
         return Response({"url": url, "file_key": key, "expires_in": ttl})
 
 

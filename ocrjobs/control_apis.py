@@ -349,3 +349,38 @@ class ModeVersionListApi(QuotaHeadersAPIView):
             for v in versions
         ]  # fmt: skip
         return Response(self.OutputSerializer(rows, many=True).data)
+
+
+def events_schema_hook(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing: the SSE endpoint is a plain async view, so its operation is added here."""
+    not_found = {"$ref": "#/components/schemas/Error"} if "Error" in result["components"]["schemas"] else {}
+    result["paths"]["/api/v1/jobs/{job_id}/events"] = {
+        "get": {
+            "operationId": "jobs_events",
+            "description": "Server-Sent Events until the job ends: `status` ({status, pages, pages_done, error}) and "
+            "`page_completed` ({page, pages_done, pages, text}). Event ids come from stored state: send "
+            "`Last-Event-ID` (or `?last_event_id=`) to resume after a reconnect without gaps.",
+            "tags": ["api"],
+            "parameters": [
+                {"in": "path", "name": "job_id", "required": True, "schema": {"type": "string", "format": "uuid"}},
+                {"in": "header", "name": "Last-Event-ID", "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "security": [{"ApiKeyHeader": []}, {"BearerAuth": []}],
+            "responses": {
+                "200": {
+                    "description": "an event stream",
+                    "content": {
+                        "text/event-stream": {
+                            "schema": {"type": "string"},
+                            "example": 'id: 1\nevent: page_completed\ndata: {"page": 1, "pages_done": 1, "pages": 2, '
+                            '"text": "Invoice 42"}\n\nid: 1\nevent: status\ndata: {"status": "processing", '
+                            '"pages": 2, "pages_done": 1, "error": null}\n\n',
+                        }
+                    },
+                },
+                "401": {"description": "no or a bad API key", "content": {"application/json": {"schema": not_found}}},
+                "404": {"description": "no such job", "content": {"application/json": {"schema": not_found}}},
+            },
+        }
+    }
+    return result

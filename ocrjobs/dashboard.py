@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from deepread.errors import ApplicationError, NotFound
@@ -29,6 +30,7 @@ from modes.selectors import mode_list
 from ocrjobs import selectors, services
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
+from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
 
 PAGE_SIZE = 25
@@ -131,22 +133,29 @@ def jobs(request: HttpRequest) -> HttpResponse:
     ).order_by("-created_at", "-pk")
     qs = qs.defer("prompt", "result_key", "upload_key")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = {k: v for k, v in filters.items() if v}
+    running = any(not job.is_terminal for job in page.object_list)
     context = {
         "page": page,
         "filters": filters,
-        "query": urlencode({k: v for k, v in filters.items() if v}),
+        "query": urlencode(query),
+        # One poll for the whole table while any row on it is still running (not one per row).
+        "poll_url": f"{reverse('jobs')}?{urlencode({**query, 'page': page.number})}" if running else "",
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
     }
-    template = "ocrjobs/jobs.html#job-table" if request.htmx and not request.htmx.boosted else "ocrjobs/jobs.html"
-    return render(request, template, context)
+    fragment = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
+    response = render(request, "ocrjobs/jobs.html#job-table" if fragment else "ocrjobs/jobs.html", context)
+    # The fragment and the page share a URL: without this a back button shows the browser's cached fragment.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @login_required
 @require_GET
 def job_row(request: HttpRequest, job_id) -> HttpResponse:
-    """One row, for live polling; a row of a finished job carries no poll trigger, so polling stops."""
+    """One job's row of the list (the list itself polls once for all its running rows)."""
     return render(request, "ocrjobs/jobs.html#job-row", {"job": _job(request, job_id)})
 
 
@@ -185,6 +194,8 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "raw_json": json.dumps(result, indent=2, ensure_ascii=False) if result else "",
         "has_tables": bool(result and result.get("tables")),
         "annotated_name": f"page-{number}-annotated.png",
+        "stem": file_stem(job.filename or "upload"),
+        "thumb_height": round(64 * page["height"] / page["width"]) if page and page.get("width") else 90,
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
         "current_version": _current_version(request, job),
     }
@@ -193,8 +204,11 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             response = HttpResponse("")
             response["HX-Refresh"] = "true"
             return response
-        return render(request, "ocrjobs/viewer.html#progress", context)
-    return render(request, "ocrjobs/viewer.html", context)
+        response = render(request, "ocrjobs/viewer.html#progress", context)
+    else:
+        response = render(request, "ocrjobs/viewer.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _current_version(request: HttpRequest, job) -> int | None:
@@ -245,7 +259,8 @@ def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
     if not default_storage.exists(key):
         raise Http404("No such file.")
     download = request.GET.get("download") == "1"
-    return FileResponse(default_storage.open(key), content_type="image/png", as_attachment=download, filename=name)
+    filename = f"{file_stem(job.filename or 'upload')}-{name}"  # invoice-page-1-annotated.png
+    return FileResponse(default_storage.open(key), content_type="image/png", as_attachment=download, filename=filename)
 
 
 @login_required
@@ -262,13 +277,18 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
             filename=job.filename or "upload",
             content_type=job.content_type or "application/octet-stream",
         )
+    if kind in FORMATS:  # the searchable PDF and hOCR, drawn once and stored beside the result
+        if job.status != JobStatus.COMPLETED:
+            raise Http404("No result yet.")
+        key, name, content_type = output_prepare(job=job, output_format=kind)
+        return FileResponse(default_storage.open(key), as_attachment=True, filename=name, content_type=content_type)
     result = selectors.job_result_document(job=job)
     if result is None:
         raise Http404("No result yet.")
     if kind == "json":
         body, content_type, name = json.dumps(result, ensure_ascii=False, indent=2), "application/json", f"{stem}.json"
     elif kind == "md":
-        body, content_type, name = result["extracted_text"], "text/markdown; charset=utf-8", f"{stem}.md"
+        body, content_type, name = _markdown_export(result), "text/markdown; charset=utf-8", f"{stem}.md"
     elif kind == "csv":
         tables = result.get("tables") or [t for p in result["pages"] for t in p.get("tables", [])]
         if not tables:
@@ -285,3 +305,13 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _markdown_export(result: dict) -> str:
+    """The result as one Markdown file: a one-page result is its text; pages of a longer one are separated by a
+    rule and a `<!-- page N of M -->` comment, so a reader can tell where each page starts."""
+    pages = result.get("pages") or []
+    if len(pages) <= 1:
+        return result["extracted_text"]
+    parts = [f"<!-- page {n} of {len(pages)} -->\n\n{page.get('text', '')}" for n, page in enumerate(pages, 1)]
+    return "\n\n---\n\n".join(parts) + "\n"

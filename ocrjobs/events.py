@@ -149,7 +149,7 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
 
     async def generate() -> AsyncIterator[bytes]:
         state = _Stream(job_id, last_event_id)
-        yield b"retry: 1000\n\n"
+        yield b"retry: 1000\n"  # a field of the first event: a block of its own would dispatch an empty event
         deadline = time.monotonic() + settings.DEEPREAD_SSE_MAX_S
         ping = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -159,7 +159,7 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
                 return
             if time.monotonic() > ping:
                 ping = time.monotonic() + 15
-                yield b": keep-alive\n\n"
+                yield b": keep-alive\n"  # a comment line, no blank line: some clients dispatch an empty event
             await asyncio.sleep(settings.DEEPREAD_SSE_POLL_S)
 
     return generate()
@@ -168,7 +168,7 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
 def stream_sync(*, job_id: uuid.UUID, last_event_id: int) -> Iterator[bytes]:
     """The WSGI stream: the same events, holding the thread at most DEEPREAD_SSE_WSGI_MAX_S seconds."""
     state = _Stream(job_id, last_event_id)
-    yield b"retry: 1000\n\n"
+    yield b"retry: 1000\n"  # a field of the first event: a block of its own would dispatch an empty event
     deadline = time.monotonic() + settings.DEEPREAD_SSE_WSGI_MAX_S
     while True:
         yield from state.step(snapshot(job_id=job_id, after=state.sent))

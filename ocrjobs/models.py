@@ -61,8 +61,15 @@ class Job(models.Model):
 
     usage_month = models.DateField()
     refunded = models.BooleanField(default=False)
+    # Shortcuts (ocrjobs/shortcuts.py): OCR every page even where a text layer or an earlier result could answer it.
+    force_ocr = models.BooleanField(default=False)
+    # SHA-256 of the uploaded file, set when the job first runs: an identical re-upload reuses the whole result.
+    source_sha256 = models.CharField(max_length=64, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease (`host:pid:token` of the worker process that claimed the job): only it renews the lease
+    # or hands the job back, so a worker that lost the job to a takeover cannot extend the new owner's lease.
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
@@ -77,6 +84,7 @@ class Job(models.Model):
             models.Index(fields=["owner", "mode", "-created_at"], name="job_owner_mode_created"),
             models.Index(fields=["status", "updated_at"], name="job_status_updated"),
             models.Index(fields=["owner", "status"], name="job_owner_status"),
+            models.Index(fields=["owner", "source_sha256"], name="job_owner_source"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -122,6 +130,8 @@ class JobPage(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="pages")
     page = models.PositiveIntegerField()
     result = models.JSONField()
+    # Who may reuse this result for an identical page: a hash of the account, mode, prompt, model and page image.
+    reuse_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["page"]

@@ -48,8 +48,10 @@ from ocrjobs.filenames import (
     safe_filename,
     upload_key_prefix,
 )
+from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
+from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
@@ -125,11 +127,13 @@ def job_create(
     pages: str | None = None,
     callback_url: str | None = None,
     api_key_id: int | None = None,
+    force_ocr: bool = False,
 ) -> UploadTicket:
     """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
 
     `pages` (`1-3,7`, ocrjobs.pages) limits the pages recognised; `callback_url` gets this job's webhook events
-    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent."""
+    (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent. `force_ocr` sends
+    every page to the engine even where a text layer or an earlier result could answer it (ocrjobs.shortcuts)."""
     from ocrjobs.pages import normalize_pages
     from ocrjobs.usage import usage_record
     from ocrjobs.webhooks import callback_url_check
@@ -160,6 +164,7 @@ def job_create(
             callback_url=callback_url,
             mode_version=spec.version,
             api_key_id=api_key_id,
+            force_ocr=force_ocr,
         )
         job.save(force_insert=True)  # every field is set here from checked values; the database holds the constraints
         usage_record(user=user, api_key_id=api_key_id, kind="job", mode=spec.name, now=now)
@@ -196,6 +201,8 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             raise NotFound("No such upload.")
+        if job.status == JobStatus.CANCELLED and not job.uploaded_at:
+            raise Conflict("This job was cancelled before its file arrived; create a new job for the file.")
         if job.status != JobStatus.AWAITING_UPLOAD:
             raise Conflict("A file was already uploaded for this job.")
         name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
@@ -282,8 +289,9 @@ def job_enqueue_on_commit(*, job_id: uuid.UUID | str) -> None:
 
 
 # --- running ----------------------------------------------------------------------------------------------------
-def job_claim(*, job_id: uuid.UUID | str, now: dt.datetime | None = None) -> bool:
-    """Compare-and-set: a queued job, or a processing one whose lease ran out, becomes ours. Idempotent."""
+def job_claim(*, job_id: uuid.UUID | str, owner: str = "", now: dt.datetime | None = None) -> bool:
+    """Compare-and-set: a queued job, or a processing one whose lease ran out (its worker died), becomes `owner`'s
+    with a fresh lease of DEEPREAD_JOB_LEASE_S. Idempotent: False while another owner's lease runs."""
     now = now or timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.PROCESSING, lease_until__lt=now)
     return (
@@ -291,6 +299,7 @@ def job_claim(*, job_id: uuid.UUID | str, now: dt.datetime | None = None) -> boo
             status=JobStatus.PROCESSING,
             started_at=now,
             lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
+            lease_owner=owner,
             attempts=F("attempts") + 1,
             updated_at=now,
         )
@@ -306,6 +315,11 @@ def engine_options() -> dict[str, object]:
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
+    return vllm_engine_options()
+
+
+def vllm_engine_options() -> dict[str, object]:
+    """The vLLM engine's options from the settings, whichever engine this process runs."""
     return {
         "base_urls": tuple(settings.VLLM_BASE_URLS),
         "model": settings.VLLM_MODEL,
@@ -318,6 +332,7 @@ def engine_options() -> dict[str, object]:
         "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
         "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
         "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+        "cpu_fallback": settings.DEEPREAD_LADDER_CPU,
     }
 
 
@@ -350,7 +365,9 @@ class _JobGuard:
         elif isinstance(exc, EngineError | StorageFault):
             if exc.retryable:
                 if self.requeue:
-                    Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(status=JobStatus.QUEUED)
+                    Job.objects.filter(pk=self.job_id, status=JobStatus.PROCESSING).update(
+                        status=JobStatus.QUEUED, lease_until=None, lease_owner=""
+                    )
                 return False
             self.failed = job_fail(job_id=self.job_id, message=exc.message)
         elif isinstance(exc, FileNotFoundError):
@@ -379,16 +396,19 @@ def _read_upload(job: Job) -> tuple[bytes, DocumentInfo]:
 
 
 def job_run(*, job_id: uuid.UUID | str) -> Job | None:
-    """Process a claimed-or-claimable job. Returns None when another worker holds it.
+    """Process a claimed-or-claimable job. Returns None when another worker holds it, or when this one lost or
+    handed back its lease meanwhile (ocrjobs/leases.py): the pages stored so far are kept for whoever goes on.
 
-    Holds no transaction across inference, and pages already stored are not recognised again. With the vLLM
-    engine a multi-page document fans out: each remaining page becomes a `job_page_process` task, and whichever
-    stores the last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
+    Holds no transaction across inference, and pages already stored are not recognised again. A heartbeat keeps
+    the job's lease while it runs. With the vLLM engine
+    a multi-page document fans out: each remaining page becomes a `job_page_process` task, and whichever stores the
+    last page finishes the job. Raises EngineError with `retryable` set for the task to retry.
     """
-    if not job_claim(job_id=job_id):
+    owner = lease_owner()
+    if not job_claim(job_id=job_id, owner=owner) and not job_take_over_dead(job_id=job_id, owner=owner):
         return None
     job = Job.objects.select_related("owner").get(pk=job_id)
-    with _JobGuard(job.pk, requeue=True) as guard:
+    with LeaseKeeper(job_id=job.pk, owner=owner) as lease, _JobGuard(job.pk, requeue=True) as guard:
         data, info = _read_upload(job)
         _ensure_output_key(job=job)
         done = frozenset(JobPage.objects.filter(job=job).values_list("page", flat=True))
@@ -397,11 +417,18 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         job.page_count = len(wanted)
         todo = [n for n in wanted if n not in done]
         done = done | frozenset(range(1, info.page_count + 1)).difference(wanted)
+        if todo and _reuse_whole(job=job, data=data):  # an identical re-upload: every page from the earlier result
+            return job_complete(job=job)
         if not todo:
             return job_complete(job=job)
         if pages_fan_out() and len(todo) > 1:
             from ocrjobs.tasks import job_page_process
 
+            # The pages' messages are what the broker redelivers now; the job's lease only has to outlast the wait
+            # for a free thread, and every page that runs lengthens it (never shortens it).
+            Job.objects.filter(pk=job.pk, lease_owner=owner).update(
+                lease_until=timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_JOB_FANOUT_LEASE_S)
+            )
             for number in todo:
                 job_page_process.delay(str(job.pk), number)
             return job
@@ -409,7 +436,10 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
         ):
-            if _page_recognize_store(job=job, page=page, engine=engine):
+            if not lease.held:
+                logger.info("Job %s: lease given up at page %d; stopping here", job.pk, page.number)
+                return None
+            if _page_recognize_store(job=job, page=page, engine=engine, data=data, info=info):
                 return job_complete(job=job)
         return job
     return guard.failed
@@ -417,31 +447,46 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
 
 def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
     """One fanned-out page. Idempotent: a page already stored, or a job no longer processing, is left alone,
-    unless every page is stored and the job is still open: the result failed to save, and this retry saves it."""
+    unless every page is stored and the job is still open: the result failed to save, and this retry saves it.
+    The job's lease is lengthened while the page runs (any worker may run any page: no owner)."""
     job = Job.objects.select_related("owner").filter(pk=job_id, status=JobStatus.PROCESSING).first()
     if job is None:
         return None
-    with _JobGuard(job.pk, requeue=False) as guard:
+    with LeaseKeeper(job_id=job.pk, owner=None), _JobGuard(job.pk, requeue=False) as guard:
+        job_lease_renew(job_id=job.pk, owner=None)
         if JobPage.objects.filter(job=job, page=page).exists():
             if job.page_count and JobPage.objects.filter(job=job).count() >= job.page_count:
                 return job_complete(job=job)
             return None
         data, info = _read_upload(job)
         image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-        if _page_recognize_store(job=job, page=image, engine=_engine()):
+        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info):
             return job_complete(job=job)
         return job
     return guard.failed
 
 
-def _page_recognize_store(*, job: Job, page: PageImage, engine) -> bool:
-    spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+def _page_recognize_store(
+    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None
+) -> bool:
     cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
-    result = engine.recognize(page.image, spec, source=page.source)
-    document = result.as_dict(page.number)
-    document["model"] = engine.model_name
-    _store_figures(job=job, page=page, document=document, blocks=result.blocks)
-    return job_page_store(job_id=job.pk, number=page.number, result=document)
+    document, reuse_key = page_shortcut(job=job, page=page, model=engine.model_name, data=data, info=info)
+    if document is None:
+        spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
+        result = engine.recognize(page.image, spec, source=page.source)
+        document = result.as_dict(page.number)
+        document["model"] = engine.model_name
+        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+    return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+
+
+def _reuse_whole(*, job: Job, data: bytes) -> bool:
+    """Store every page of an identical earlier upload's result for this job; True when it did."""
+    pages = job_reuse_whole(job=job, data=data, model=_engine().model_name)
+    last = False
+    for number, document, reuse_key in pages:
+        last = job_page_store(job_id=job.pk, number=number, result=document, reuse_key=reuse_key) or last
+    return bool(pages) and last
 
 
 def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
@@ -459,30 +504,29 @@ def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -
         document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
 
 
-def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict) -> bool:
+def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
     """Store one page's result. True only for the call that stored the job's last page: it finishes the job.
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
-    believe they were last, nor both miss it.
+    believe they were last, nor both miss it. A page finished just after its job was handed back (a worker that
+    is stopping) is kept too, for whoever takes the job next; it finishes nothing.
     """
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
-        if job.status != JobStatus.PROCESSING:
+        if job.status not in (JobStatus.PROCESSING, JobStatus.QUEUED):
             return False
-        _, created = JobPage.objects.get_or_create(job_id=job.pk, page=number, defaults={"result": result})
+        _, created = JobPage.objects.get_or_create(
+            job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}
+        )
         if not created:
             return False
         done = JobPage.objects.filter(job_id=job.pk).count()
-        Job.objects.filter(pk=job.pk).update(
-            pages_done=done,
-            lease_until=now + dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S),
-            updated_at=now,
-        )
+        Job.objects.filter(pk=job.pk).update(pages_done=done, updated_at=now)
     from ocrjobs.events import page_stored
 
     page_stored(job_id=job.pk, page=number)
-    return done >= (job.page_count or 0)
+    return job.status == JobStatus.PROCESSING and done >= (job.page_count or 0)
 
 
 def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) -> dict:
@@ -565,6 +609,7 @@ def job_complete(*, job: Job) -> Job:
         model=model,
         finished_at=now,
         lease_until=None,
+        lease_owner="",
         updated_at=now,
         error="",
     )
@@ -582,7 +627,13 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
         reserved = Job.objects.filter(pk=job_id).exclude(status__in=ended).values_list("owner_id", "output_key")
         reserved = reserved.first()
         Job.objects.filter(pk=job_id).exclude(status__in=ended).update(
-            status=JobStatus.FAILED, error=message, finished_at=now, lease_until=None, updated_at=now, output_key=None
+            status=JobStatus.FAILED,
+            error=message,
+            finished_at=now,
+            lease_until=None,
+            lease_owner="",
+            updated_at=now,
+            output_key=None,
         )
         job = Job.objects.get(pk=job_id)
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):

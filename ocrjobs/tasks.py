@@ -6,11 +6,12 @@ import logging
 import random
 
 from celery import shared_task
+from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
 from inference.base import EngineError
-from ocrjobs import services
+from ocrjobs import leases, services, worker_lifecycle  # noqa: F401 - worker_lifecycle connects its signals
 from ocrjobs.cancellation import job_cancel_scope
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def _wait_for_vllm(**_: object) -> None:
             "Starting without a ready DeepSeek-OCR server after %.0f s; pages will be retried until it answers.",
             settings.DEEPREAD_VLLM_WAIT_S,
         )
+    elif settings.DEEPREAD_VLLM_GUARD_CHECK:
+        engine.check_guard()  # a bad server is logged for the operator, and gets no page until it is fixed
 
 
 def _retry_delay(retries: int) -> float:
@@ -60,8 +63,15 @@ def _retry_or_fail(task, exc: Exception, *, job_id: str, prefix: str = "") -> No
     ) from exc
 
 
+def _not_while_stopping() -> None:
+    """A task that reaches a stopping worker goes back to the broker untouched, for a worker that stays."""
+    if leases.STOPPING.is_set():
+        raise Reject("this worker is stopping", requeue=True)
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_process(self, job_id: str) -> None:
+    _not_while_stopping()
     try:
         with job_cancel_scope(job_id):
             services.job_run(job_id=job_id)
@@ -74,6 +84,7 @@ def job_process(self, job_id: str) -> None:
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_page_process(self, job_id: str, page: int) -> None:
     """One page of a fanned-out document (the vLLM engine); the task that stores the last page finishes the job."""
+    _not_while_stopping()
     try:
         with job_cancel_scope(job_id):
             services.job_page_run(job_id=job_id, page=page)

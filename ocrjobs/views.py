@@ -7,7 +7,6 @@ with the size cap enforced while reading, so an oversized body is never held who
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import mimetypes
 import re
@@ -20,6 +19,7 @@ from django.http import FileResponse, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from deepread import parsers
 from deepread.errors import ApplicationError
 from ocrjobs import services, signing
 from ocrjobs.filenames import safe_filename
@@ -188,7 +188,7 @@ def s3_events(request: HttpRequest) -> JsonResponse:
     if not hmac.compare_digest(request.headers.get("X-DeepRead-Hook-Secret", "").encode(), secret.encode()):
         return _error("Wrong or missing hook secret.", 403)
     try:
-        records = json.loads(request.body or b"{}").get("Records", [])
+        records = parsers.loads(request.body or b"{}").get("Records", [])
     except (ValueError, AttributeError):
         return _error("The body is not an S3 event notification.", 400)
     queued = 0

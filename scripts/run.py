@@ -1,4 +1,4 @@
-"""Start DeepRead's processes together (web, worker, scheduler) and stop them all on Ctrl-C.
+"""Start DeepRead's processes together (web, worker, scheduler), restart one that dies, and stop them all on Ctrl-C.
 
 Used by `make run`. In production these run separately (README, "Deployment").
 """
@@ -6,14 +6,12 @@ Used by `make run`. In production these run separately (README, "Deployment").
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deepread import processes
+from deepread.supervisor import Supervisor
 
 PY = sys.executable
 BIN = os.path.dirname(PY)
@@ -30,36 +28,14 @@ def main() -> int:
         ),
         "scheduler": processes.scheduler(BIN),
     }
-    procs = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    supervisor = Supervisor(commands, stop_timeout_s=float(os.environ.get("DEEPREAD_STOP_TIMEOUT_S", "15")))
+    supervisor.install_signals()
     print(
-        f"\nDeepRead is starting on http://{host}:{port}/ (web, worker, scheduler). Ctrl-C stops them all.\n",
+        f"\nDeepRead is starting on http://{host}:{port}/ (web, worker, scheduler). A process that dies is restarted; "
+        "Ctrl-C stops them all (running jobs are handed back to the queue).\n",
         flush=True,
     )
-    code = 0
-    while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                print(f"{name} exited with {proc.returncode}; stopping the others.", file=sys.stderr)
-                code, stopping = proc.returncode or 1, True
-        time.sleep(0.3)
-    # Each leader shuts its own children down (Celery's warm shutdown, gunicorn's graceful stop).
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.time() + 15
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    code = supervisor.run()
     print("DeepRead stopped.")
     return code
 

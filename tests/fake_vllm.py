@@ -11,12 +11,26 @@ Fields vLLM ignores it ignores too, but it records every body so tests can asser
 Its answers are written as DeepSeek-OCR writes them (grounding tags, an HTML table with rowspan and colspan,
 `\\(..\\)` and `\\[..\\]` LaTeX, an image block, the end-of-sentence token), with boxes in 0–999 units.
 
+It plays either model (`model`): DeepSeek-OCR (`deepseek-ai/DeepSeek-OCR`, 640-pixel crops of 100 tokens) or
+DeepSeek-OCR 2 (`deepseek-ai/DeepSeek-OCR-2`, 0–6 crops of 768 pixels at 144 tokens plus a 256-token global view:
+at most 1,120 vision tokens). `GET /version` answers `version` as vLLM does; with `guard=False` it plays a server
+whose n-gram processor is not loaded (it accepts any `vllm_xargs`, as vLLM does without `--logits-processors`).
+
 Triggers drawn into the image (top-left 8×8 pixels):
 - magenta (255, 0, 255): a repetition loop ending in `finish_reason: "length"`, except for the `Free OCR.` prompt;
+- yellow (255, 255, 0): a loop unless the n-gram window is the tight one (`ngram_size` 20 or less);
 - cyan (0, 255, 255): a repetition loop for every prompt.
+`loop_next` (or `POST /_fake/faults {"loops": N}`) makes the next N requests loop whatever they carry.
 
 Capacity model: at most `capacity` requests are served at once, each taking `latency` seconds; the rest wait. It
-counts the most requests it ever served at once. Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
+counts the most requests it ever served at once.
+
+Holding, for tests that must not depend on the machine's speed: `hold(n)` keeps every arriving page request waiting
+until `n` have arrived (then all go on together: proof that n were in flight at once), `hold()` until `release()`
+(a page deterministically "in the middle"); `wait_arrived(n)` waits for the n-th arrival. A hold gives up after
+`hold_s` seconds (a bound that only catches a hang) and counts that in `hold_timeouts`.
+
+Faults for tests: `POST /_fake/faults {"statuses": [500, 500]}`
 answers the next requests with those statuses; a status of `HANG` (0) holds the request `hang_s` seconds first, past
 a client's read timeout, then answers 504. A client that closes its connection while its request is being served is
 noticed (as vLLM notices it and aborts the request) and counted in `aborted`.
@@ -46,6 +60,7 @@ from typing import Any
 from PIL import Image
 
 MODEL = "deepseek-ai/DeepSeek-OCR"
+MODEL_2 = "deepseek-ai/DeepSeek-OCR-2"
 MAX_MODEL_LEN = 8192
 HANG = 0  # a fault that holds the request past the client's read timeout
 EOS = "<｜end▁of▁sentence｜>"
@@ -113,6 +128,19 @@ def image_tokens(width: int, height: int) -> int:
     return tokens + cols * rows * 100 + rows * 10
 
 
+def image_tokens_v2(width: int, height: int) -> int:
+    """DeepSeek-OCR 2: a 1024 global view of 256 tokens plus 0–6 local crops of 768 pixels at 144 tokens each."""
+    if max(width, height) <= 768:
+        return 256
+    cols, rows = max(1, math.ceil(width / 768)), max(1, math.ceil(height / 768))
+    while cols * rows > 6:
+        if cols >= rows:
+            cols -= 1
+        else:
+            rows -= 1
+    return 256 + cols * rows * 144
+
+
 def text_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 3.2))
 
@@ -122,7 +150,7 @@ def _marker(image: Image.Image) -> str | None:
     if min(image.size) <= 8:
         return None
     r, g, b = image.convert("RGB").getpixel((3, 3))
-    for name, (er, eg, eb) in {"magenta": (255, 0, 255), "cyan": (0, 255, 255)}.items():
+    for name, (er, eg, eb) in {"magenta": (255, 0, 255), "cyan": (0, 255, 255), "yellow": (255, 255, 0)}.items():
         if abs(r - er) + abs(g - eg) + abs(b - eb) < 60:
             return name
     return None
@@ -140,14 +168,22 @@ class FakeVllm:
         port: int = 0,
         keep_requests: int = 50,
         hang_s: float = 5.0,
+        version: str | None = "0.12.0",
+        guard: bool = True,
+        loop_next: int = 0,
     ) -> None:
         self.hang_s = hang_s
+        self.version, self.guard = version, guard
         self.capacity, self.latency, self.model, self.max_model_len = capacity, latency, model, max_model_len
         self._slots = threading.Semaphore(capacity)
         self._lock = threading.Lock()
+        self._arrivals = threading.Condition(self._lock)
+        self.hold_count: float | None = None
+        self.hold_s = 120.0
         self.requests: deque[dict[str, Any]] = deque(maxlen=keep_requests)
         self.faults: deque[int] = deque()
         self.reset()
+        self.loop_next = loop_next
         fake = self
 
         class Handler(_Handler):
@@ -168,11 +204,16 @@ class FakeVllm:
             self.max_inflight = 0
             self.served = 0
             self.received = 0
+            self.arrived = 0
+            self.hold_timeouts = 0
+            self.hold_count = None
+            self._arrivals.notify_all()
             self.aborted = 0
             self.first_start: float | None = None
             self.last_end: float | None = None
             self.requests.clear()
             self.faults.clear()
+            self.loop_next = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -181,12 +222,41 @@ class FakeVllm:
                 "max_inflight": self.max_inflight,
                 "served": self.served,
                 "received": self.received,
+                "arrived": self.arrived,
+                "hold_timeouts": self.hold_timeouts,
                 "aborted": self.aborted,
                 "first_start": self.first_start,
                 "last_end": self.last_end,
                 "capacity": self.capacity,
                 "latency": self.latency,
             }
+
+    def hold(self, n: int | None = None) -> None:
+        """Hold page requests until `n` have arrived (counting from now), or with no `n` until `release()`."""
+        with self._lock:
+            self.arrived = 0
+            self.hold_count = float("inf") if n is None else n
+
+    def release(self) -> None:
+        with self._lock:
+            self.hold_count = None
+            self._arrivals.notify_all()
+
+    def wait_arrived(self, n: int, timeout: float = 120.0) -> bool:
+        """Block until `n` page requests arrived since the last `hold` (False after `timeout`: a hang)."""
+        with self._lock:
+            return self._arrivals.wait_for(lambda: self.arrived >= n, timeout=timeout)
+
+    def _arrive(self) -> None:
+        with self._lock:
+            self.arrived += 1
+            self._arrivals.notify_all()
+            if self.hold_count is None:
+                return
+            if not self._arrivals.wait_for(
+                lambda: self.hold_count is None or self.arrived >= self.hold_count, timeout=self.hold_s
+            ):
+                self.hold_timeouts += 1
 
     def start(self) -> FakeVllm:
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -203,13 +273,16 @@ class FakeVllm:
             self.received += 1
             self.requests.append(body)
             fault = self.faults.popleft() if self.faults else None
+            forced_loop = self.loop_next > 0
+            self.loop_next = max(0, self.loop_next - 1)
         if fault == HANG:
             time.sleep(self.hang_s)
             raise RequestError(504, "Injected hang", "GatewayTimeout")
         if fault:
             raise RequestError(fault, "Injected fault", "InternalServerError" if fault >= 500 else "BadRequestError")
         prompt, image, max_tokens = self.validate(body)
-        prompt_tokens = image_tokens(*image.size) + text_tokens(prompt) + 4
+        vision = image_tokens_v2(*image.size) if self.model == MODEL_2 else image_tokens(*image.size)
+        prompt_tokens = vision + text_tokens(prompt) + 4
         if prompt_tokens + max_tokens > self.max_model_len:
             raise RequestError(
                 400,
@@ -218,7 +291,9 @@ class FakeVllm:
                 "completion). Please reduce the length of the messages or completion.",
                 param="max_tokens",
             )
-        content, finish = self.answer(prompt, image, max_tokens)
+        ngram_size = (body.get("vllm_xargs") or {}).get("ngram_size") if self.guard else None
+        content, finish = self.answer(prompt, image, max_tokens, forced_loop=forced_loop, ngram_size=ngram_size)
+        self._arrive()
         self._serve_slot(closed)
         completion_tokens = min(max_tokens, text_tokens(content))
         return {
@@ -253,23 +328,34 @@ class FakeVllm:
                 self.max_inflight = max(self.max_inflight, self.inflight)
                 if self.first_start is None:
                     self.first_start = time.time()
+            gone = False
             try:
                 end = time.monotonic() + self.latency
                 while (left := end - time.monotonic()) > 0:
                     time.sleep(min(left, 0.02))
                     if closed():
-                        with self._lock:
-                            self.aborted += 1
+                        gone = True
                         raise ClientGone
             finally:
                 with self._lock:
                     self.inflight -= 1
-                    self.served += 1
+                    if gone:
+                        self.aborted += 1
+                    else:
+                        self.served += 1
                     self.last_end = time.time()
 
-    def answer(self, prompt: str, image: Image.Image, max_tokens: int) -> tuple[str, str]:
+    def answer(
+        self, prompt: str, image: Image.Image, max_tokens: int, *, forced_loop: bool = False, ngram_size=None
+    ) -> tuple[str, str]:
         marker = _marker(image)
-        if marker == "cyan" or (marker == "magenta" and prompt != PROMPT_FREE):
+        tight = isinstance(ngram_size, int) and ngram_size <= 20
+        if (
+            forced_loop
+            or marker == "cyan"
+            or (marker == "magenta" and prompt != PROMPT_FREE)
+            or (marker == "yellow" and not tight)
+        ):
             loop = "<|ref|>table<|/ref|><|det|>[[73, 215, 925, 452]]<|/det|>\n<table><tr><td>North</td>"
             while text_tokens(loop) < max_tokens:
                 loop += LOOP_LINE
@@ -320,7 +406,8 @@ class FakeVllm:
             raise RequestError(400, f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
         if not isinstance(body.get("skip_special_tokens", True), bool):
             raise RequestError(400, "skip_special_tokens must be a boolean.", param="skip_special_tokens")
-        self._validate_xargs(body.get("vllm_xargs"))
+        if self.guard:  # only a loaded n-gram processor checks its arguments
+            self._validate_xargs(body.get("vllm_xargs"))
         return prompt, images[0], max_tokens if max_tokens is not None else self.max_model_len
 
     @staticmethod
@@ -419,6 +506,8 @@ class _Handler(BaseHTTPRequestHandler):
                     ],
                 },
             )
+        elif self.path == "/version" and fake.version is not None:
+            self._send(200, {"version": fake.version})
         elif self.path == "/health":
             self._send(200, {})
         elif self.path == "/_fake/stats":
@@ -441,7 +530,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, answer)
             elif self.path == "/_fake/faults":
                 fake.faults.extend(int(s) for s in body.get("statuses", []))
-                self._send(200, {"queued": len(fake.faults)})
+                with fake._lock:
+                    fake.loop_next += int(body.get("loops", 0))
+                self._send(200, {"queued": len(fake.faults), "loops": fake.loop_next})
             elif self.path == "/_fake/reset":
                 fake.reset()
                 self._send(200, {})
@@ -457,9 +548,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--capacity", type=int, default=64, help="requests served at once (C)")
     parser.add_argument("--latency", type=float, default=4.0, help="seconds per request (L)")
-    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--model", default=MODEL, help=f"{MODEL} or {MODEL_2}")
+    parser.add_argument("--version", default="0.12.0", help="what GET /version answers")
+    parser.add_argument("--no-guard", action="store_true", help="play a server without the n-gram processor")
     args = parser.parse_args()
-    fake = FakeVllm(capacity=args.capacity, latency=args.latency, model=args.model, host=args.host, port=args.port)
+    fake = FakeVllm(
+        capacity=args.capacity,
+        latency=args.latency,
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        version=args.version,
+        guard=not args.no_guard,
+    )
     print(f"LISTENING {fake.port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         fake.httpd.serve_forever()

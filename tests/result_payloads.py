@@ -70,7 +70,7 @@ def ocr_answer() -> str:
 class HostileVllm(FakeVllm):
     """The fake vLLM server, answering every prompt with the payloads (the recognised text a hostile page gives)."""
 
-    def answer(self, prompt: str, image, max_tokens: int) -> tuple[str, str]:
+    def answer(self, prompt: str, image, max_tokens: int, *args, **kwargs) -> tuple[str, str]:
         if prompt == PROMPT_OCR:
             return ocr_answer(), "stop"
         if prompt == PROMPT_CHART:

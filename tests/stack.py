@@ -74,6 +74,7 @@ def running_stack(
     env: dict[str, str] | None = None,
     web_workers: int = 2,
     access_log: bool = False,
+    worker_pool: str | None = None,
 ) -> Iterator[Stack]:
     port = free_port()
     full_env = {
@@ -90,7 +91,9 @@ def running_stack(
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=full_env, check=True, capture_output=True)
     commands = {
         "web": processes.web(BIN, bind=f"127.0.0.1:{port}", workers=web_workers, access_log=access_log),
-        "worker": processes.worker(BIN, engine=engine, concurrency=processes.worker_concurrency(engine, full_env)),
+        "worker": processes.worker(
+            BIN, engine=engine, concurrency=processes.worker_concurrency(engine, full_env), pool=worker_pool
+        ),
     }
     logs = {name: open(var / f"{name}.log", "w") for name in commands}  # noqa: SIM115
     stack = Stack(base_url=f"http://127.0.0.1:{port}", env=full_env, var=var)

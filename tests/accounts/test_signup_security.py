@@ -249,3 +249,17 @@ def test_the_log_in_page_says_nothing_about_a_password_file(client, db):
     page = client.get("/accounts/login/").content
     assert b"first-account" not in page
     assert b"var/" not in page
+
+
+def test_the_forms_cannot_flood_a_mailbox(client, db, on_commit, settings):
+    settings.DEEPREAD_ACCOUNT_MAILS_PER_HOUR = 5
+    UserFactory(email="victim@example.com")
+    with on_commit():
+        answers = {(_sign_up(Client(), "Victim@Example.com")["Location"]) for _ in range(4)}
+        answers |= {
+            client.post("/accounts/password/reset/", {"email": "victim@example.com"})["Location"] for _ in range(4)
+        }
+    assert answers == {"/accounts/signup/sent/", "/accounts/password/reset/sent/"}  # the same answers throughout
+    assert len(mail.outbox) == 5
+    assert {m.to[0] for m in mail.outbox} == {"victim@example.com"}
+    assert User.objects.count() == 1

@@ -26,6 +26,12 @@ def fake_vllm_server():
 @pytest.fixture(scope="session")
 def vllm_service(tmp_path_factory, fake_vllm_server):
     """DeepRead with DEEPREAD_ENGINE=vllm: the gpu worker on threads, against the fake vLLM server."""
-    env = {"VLLM_BASE_URL": fake_vllm_server.base_url, "DEEPREAD_VLLM_BACKOFF_S": "0.05"}
+    # The ladder's last step (the CPU engine) is off here so that a page looping at every step fails, as the
+    # tests expect; tests/inference/test_models_guard_ladder.py covers that step.
+    env = {
+        "VLLM_BASE_URL": fake_vllm_server.base_url,
+        "DEEPREAD_VLLM_BACKOFF_S": "0.05",
+        "DEEPREAD_LADDER_CPU": "0",
+    }
     with running_stack(tmp_path_factory.mktemp("e2e-vllm-var"), engine="vllm", env=env) as stack:
         yield stack

@@ -144,7 +144,10 @@ def test_no_secret_in_logs_error_bodies_or_the_schema(tmp_path):
         schema = seen(requests.get(f"{base}/api/schema/", timeout=10))
         assert schema.status_code == 200
         assert "/v1/ocr" in schema.text
-        time.sleep(0.5)  # let the access log flush
+        deadline = time.monotonic() + 60  # gunicorn writes the access line after the response: wait for it
+        while "/api/schema/" not in stack.log("web"):
+            assert time.monotonic() < deadline, stack.log("web")[-2000:]
+            time.sleep(0.1)
         logs = {name: stack.log(name) for name in ("web", "worker")}
 
     # The access log is on and saw the signed requests, with their signatures replaced.

@@ -8,7 +8,8 @@ from inference.serve import LOGITS_PROCESSOR
 
 def test_the_serve_command_has_the_recipe_flags(capsys):
     call_command("serve_vllm", "--print", "--port", "8011", "--max-num-seqs", "128")
-    command = shlex.split(capsys.readouterr().out)
+    runner, *command = shlex.split(capsys.readouterr().out)
+    assert runner == "VLLM_USE_V2_MODEL_RUNNER=0"
     assert command[:3] == ["vllm", "serve", "deepseek-ai/DeepSeek-OCR"]
     assert command[command.index("--logits_processors") + 1] == LOGITS_PROCESSOR
     assert LOGITS_PROCESSOR == "vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor"

@@ -128,3 +128,54 @@ def test_rate_hit_counts_a_fixed_window(db):
     later = start + dt.timedelta(seconds=60)
     assert rate_hit(key="k", limit=2, window_s=60, now=later).allowed  # a new window
     assert RateWindow.objects.filter(key="k").count() == 1  # the past window was cleared
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_hit_is_exact_when_a_window_starts_under_contention():
+    """16 threads hit a key with no row yet at once (they race to create the window's row): all 16 are under the
+    limit of 20, so all are allowed; then 8 more at once: exactly 4 are."""
+
+    def burst(n: int) -> list[bool]:
+        barrier = threading.Barrier(n)
+        allowed: list[bool] = []
+        lock = threading.Lock()
+
+        def run() -> None:
+            try:
+                barrier.wait()
+                decision = rate_hit(key="contended", limit=20, window_s=3600)
+                with lock:
+                    allowed.append(decision.allowed)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        return allowed
+
+    assert burst(16) == [True] * 16
+    assert sorted(burst(8)) == [False] * 4 + [True] * 4
+    assert RateWindow.objects.get(key="contended").hits == 20
+
+
+def test_rate_hit_counts_a_first_hit_that_loses_the_insert_race(db, monkeypatch):
+    """A deterministic interleaving: another process creates the window's row right after this hit's UPDATE found
+    none. The hit must still count and be allowed (an earlier version refused it)."""
+    from django.db.models import QuerySet
+
+    original = QuerySet.update
+    raced = []
+
+    def update(self, **kwargs):
+        updated = original(self, **kwargs)
+        if self.model is RateWindow and not raced:
+            raced.append(True)
+            RateWindow.objects.create(key="k", window=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC), hits=1)
+        return updated
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    assert rate_hit(key="k", limit=5, window_s=60, now=dt.datetime(2026, 1, 1, 12, 0, 30, tzinfo=dt.UTC)).allowed
+    assert RateWindow.objects.get(key="k").hits == 2

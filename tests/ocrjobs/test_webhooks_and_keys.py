@@ -3,9 +3,6 @@ against a real HTTP listener on 127.0.0.1 (issue 16 §2, §3, §5)."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from standardwebhooks.webhooks import Webhook
 
@@ -15,48 +12,16 @@ from ocrjobs import control, services, webhooks
 from ocrjobs.models import IdempotencyRecord, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from tests.factories import ApiKeyFactory
 from tests.samples import png_bytes
+from tests.webhook_listener import Listener
 
 SIGN_URL = "/api/v1/upload/signed-url"
-
-
-class Listener:
-    """A real HTTP server that records every POST and answers the queued statuses (then 200)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict, bytes]] = []
-        self.statuses: list[int] = []
-        self.arrived = threading.Condition()
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with listener.arrived:
-                    listener.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = listener.statuses.pop(0) if listener.statuses else 200
-                    listener.arrived.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def wait_for(self, n: int, timeout: float = 60) -> list[tuple[dict, bytes]]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.received) >= n, timeout), self.received
-            return list(self.received)
 
 
 @pytest.fixture
 def listener():
     server = Listener()
     yield server
-    server.httpd.shutdown()
+    server.stop()
 
 
 @pytest.fixture
@@ -71,7 +36,7 @@ def allow_private(settings, monkeypatch):
 
 
 def _verify(secret: str, headers: dict, body: bytes) -> dict:
-    return Webhook(secret).verify(body, {k.lower(): v for k, v in headers.items()})
+    return Webhook(secret).verify(body, {k: v for k, v in headers.items() if not k.startswith(":")})
 
 
 def _completed(user, **kwargs) -> Job:

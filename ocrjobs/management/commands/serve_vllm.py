@@ -8,14 +8,19 @@ import shlex
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inference.serve import VllmNotInstalled, serve_command, vllm_executable
+from inference.serve import MODELS, VllmNotInstalled, pin_for, serve_command, serve_env, vllm_executable
 
 
 class Command(BaseCommand):
     help = "Serve DeepSeek-OCR with vLLM (needs `pip install '.[vllm]'` and a GPU). --print shows the command."
 
     def add_arguments(self, parser):
-        parser.add_argument("--model", default=settings.VLLM_MODEL)
+        parser.add_argument(
+            "--model",
+            default=settings.VLLM_MODEL,
+            help=f"one of {', '.join(MODELS)} (default: VLLM_MODEL); a local path is served as it is",
+        )
+        parser.add_argument("--served-model-name", default=None, help="the name workers ask for (VLLM_MODEL)")
         parser.add_argument("--host", default="0.0.0.0")  # noqa: S104
         parser.add_argument("--port", type=int, default=8001)
         parser.add_argument("--max-num-seqs", type=int, default=None, help="vLLM's batch size (its default: 256)")
@@ -34,11 +39,16 @@ class Command(BaseCommand):
             port=options["port"],
             max_num_seqs=options["max_num_seqs"],
             gpu_memory_utilization=options["gpu_memory_utilization"],
+            served_model_name=options["served_model_name"],
             executable=executable,
             extra=options["extra"],
         )
+        env = serve_env(options["model"])
+        runner = " ".join(f"{k}={env[k]}" for k in ("VLLM_USE_V2_MODEL_RUNNER",))
         if options["print"]:
-            self.stdout.write(shlex.join(command))
+            self.stdout.write(f"{runner} {shlex.join(command)}")
             return
-        self.stderr.write(f"Starting: {shlex.join(command)}")
-        os.execv(command[0], command)  # noqa: S606 - replaces this process, as a service manager expects
+        self.stderr.write(
+            f"Starting ({pin_for(options['model'])} is the tested release): {runner} {shlex.join(command)}"
+        )
+        os.execve(command[0], command, env)  # noqa: S606 - replaces this process, as a service manager expects

@@ -1,0 +1,19 @@
+"""`manage.py vllm_check`: ask each configured vLLM server for its version and probe its n-gram guard, as a gpu
+worker does at start; exit 1 (with the reason) when a server would be refused."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ocrjobs import services
+
+
+class Command(BaseCommand):
+    help = "Check that the vLLM server(s) in VLLM_BASE_URLS run a release and setup whose repetition guard works."
+
+    def handle(self, *args, **options):
+        engine = services.get_engine("vllm", **services.vllm_engine_options())
+        verdict = engine.check_guard()
+        if not verdict.ok:
+            raise CommandError(verdict.message)
+        self.stdout.write(verdict.message)

@@ -1,0 +1,104 @@
+"""The job event stream on the ASGI path, in-process (the WSGI path is read by a real SSE client against gunicorn
+in tests/e2e/test_job_control_live.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient
+
+from ocrjobs import services
+from ocrjobs.models import Job, JobPage, JobStatus
+from tests.factories import ApiKeyFactory, UserFactory
+from tests.samples import pdf_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _page(number: int) -> dict:
+    return {"page": number, "width": 1, "height": 1, "text": f"text of page {number}", "blocks": [], "model": "m",
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}  # fmt: skip
+
+
+def _processing_job():
+    user = UserFactory()
+    _, raw = ApiKeyFactory.create_with_raw(user=user)
+    ticket = services.job_create(user=user, mode="ocr", filename="two.pdf", content_type="", base_url="http://t/")
+    services.job_upload_receive(job_id=ticket.job.id, filename="two.pdf", data=pdf_bytes([["a"], ["b"]]))
+    assert services.job_claim(job_id=ticket.job.id)
+    Job.objects.filter(pk=ticket.job.id).update(page_count=2)
+    return ticket.job.id, raw
+
+
+def _parse(chunks: list[bytes]) -> list[tuple[str, str, dict]]:
+    events = []
+    for block in b"".join(chunks).decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "event" in fields:
+            events.append((fields.get("id", ""), fields["event"], json.loads(fields["data"])))
+    return events
+
+
+async def _read(response, until: int) -> list[bytes]:
+    chunks = []
+    async for chunk in response.streaming_content:
+        chunks.append(chunk)
+        if len(_parse(chunks)) >= until:
+            break
+    return chunks
+
+
+def test_the_asgi_stream_sends_pages_as_they_are_stored_and_ends_with_the_status(settings):
+    settings.DEEPREAD_SSE_POLL_S = 0.05
+    job_id, raw = _processing_job()
+    services.job_page_store(job_id=job_id, number=1, result=_page(1))
+
+    async def scenario():
+        client = AsyncClient()
+        response = await client.get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": raw})
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/event-stream"
+        assert response.is_async  # an async iterator: no thread is held between polls
+        first = _parse(await _read(response, until=2))
+        await sync_to_async(services.job_page_store)(job_id=job_id, number=2, result=_page(2))
+        job = await sync_to_async(Job.objects.get)(pk=job_id)
+        await sync_to_async(services.job_complete)(job=job)
+        rest = []
+        async for chunk in response.streaming_content:
+            rest.append(chunk)
+        return first, _parse(rest)
+
+    first, rest = asyncio.run(scenario())
+    assert first == [
+        ("1", "page_completed", {"page": 1, "pages_done": 1, "pages": 2, "text": "text of page 1"}),
+        ("1", "status", {"status": "processing", "pages": 2, "pages_done": 1, "error": None}),
+    ]
+    assert rest[0][:2] == ("2", "page_completed")
+    assert rest[0][2]["text"] == "text of page 2"
+    assert rest[-1] == ("2", "status", {"status": "completed", "pages": 2, "pages_done": 2, "error": None})
+    assert Job.objects.get(pk=job_id).status == JobStatus.COMPLETED
+
+
+def test_last_event_id_resumes_after_the_pages_already_seen_and_others_get_404():
+    job_id, raw = _processing_job()
+    for n in (1, 2):
+        services.job_page_store(job_id=job_id, number=n, result=_page(n))
+    services.job_complete(job=Job.objects.get(pk=job_id))
+    _, stranger = ApiKeyFactory.create_with_raw(user=UserFactory())
+
+    async def scenario():
+        client = AsyncClient()
+        resumed = await client.get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": raw, "Last-Event-ID": "1"})
+        events = _parse([chunk async for chunk in resumed.streaming_content])
+        other = await client.get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": stranger})
+        bad_key = await client.get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": "ocr_nope"})
+        return events, other, bad_key
+
+    events, other, bad_key = asyncio.run(scenario())
+    assert [(e[0], e[1], e[2].get("page")) for e in events] == [("2", "page_completed", 2), ("2", "status", None)]
+    assert (other.status_code, json.loads(other.content)) == (404, {"detail": "No such job."})
+    assert bad_key.status_code == 401
+    assert JobPage.objects.filter(job_id=job_id).count() == 2
