@@ -52,7 +52,7 @@ class Run:
         self._clash = {src for src in sources if stems[(self.out_dir or src.parent, src.stem)] > 1}
         self.progress = Progress(
             TextColumn("{task.description}", justify="left"),
-            BarColumn(bar_width=30),
+            BarColumn(bar_width=30, style="grey42"),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=self.console,
@@ -65,7 +65,10 @@ class Run:
         total = self.progress.add_task("[bold]total", total=len(self.items), detail=f"0/{len(self.items)} files")
         bars = {
             item: self.progress.add_task(
-                self._label(item), total=item.source.stat().st_size if item.source.is_file() else 1, detail="waiting"
+                self._label(item),
+                total=item.source.stat().st_size if item.source.is_file() else 1,
+                detail="waiting",
+                start=False,  # its clock starts when its upload does
             )
             for item in self.items
         }
@@ -94,6 +97,7 @@ class Run:
 
     def _one(self, item: Item, bar: TaskID) -> Outcome:
         outcome = Outcome(item)
+        self.progress.start_task(bar)
         try:
             if not item.source.is_file():
                 raise ApiError(0, "No such file.")
