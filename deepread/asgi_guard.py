@@ -6,7 +6,10 @@ This layer does, before Django sees a byte:
 - size: a `Content-Length` above the cap is refused at once, and a body (chunked or lying about its length) is cut
   the moment it passes the cap: `413`;
 - time: the body must be complete within `body_timeout_s` plus one second per `min_rate` bytes received (a slow
-  but steady upload goes on, a trickle does not), else `408`. Both answers close the connection.
+  but steady upload goes on, a trickle does not), else `408`. Both answers close the connection;
+- completeness: a body that ends short of its `Content-Length` (the client closed its sending side mid-body;
+  `deepread.webserver` keeps the connection open for the answer) is refused with `400` before Django sees it, so
+  no view takes a cut-off file for a whole one.
 The cap may be one number or a function of the path (`deepread.bodylimit.body_cap`: each route's own cap).
 Errors are in the caller's format: OpenAI's `{"error": {...}}` under `/v1/`, `{"detail": ...}` under `/api/` and
 `/storage/`, a short HTML page for the dashboard.
@@ -98,6 +101,9 @@ class RequestBodyGuard:
                     state["refusal"] = (413, *self._too_large(scope))
                     return DISCONNECT
                 if not message.get("more_body", False):
+                    if declared is not None and state["received"] < declared:
+                        state["refusal"] = (400, "body_cut_off", cut_off_message(scope.get("path", "")))
+                        return DISCONNECT
                     state["complete"] = True
             return message
 
@@ -117,6 +123,13 @@ class RequestBodyGuard:
     def _too_large(self, scope: Scope) -> tuple[str, str]:
         code = "image_too_large" if scope.get("path", "").startswith("/v1/") else "body_too_large"
         return code, f"The request body is larger than {self._cap(scope):,} bytes."
+
+
+def cut_off_message(path: str) -> str:
+    """What a client hears when its body ended short of its `Content-Length` (the connection closed early)."""
+    if path.startswith("/storage/upload"):
+        return "The upload was cut off; upload it again."
+    return "The request body was cut off; send it again."
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -32,6 +32,7 @@ from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
 from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
+from ocrjobs.search import job_text_search, snippet_html
 
 PAGE_SIZE = 25
 STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
@@ -106,6 +107,8 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             "job_id": str(ticket.job.id),
             "upload_url": ticket.urls.put_url,
             "job_url": reverse("job-detail", args=[ticket.job.id]),
+            "state_url": reverse("job-state", args=[ticket.job.id]),
+            "abandon_url": reverse("job-upload-abandon", args=[ticket.job.id]),
             "remaining": ticket.quota.remaining,
         }
     )
@@ -118,6 +121,7 @@ def _filters(request: HttpRequest) -> dict:
         "mode": request.GET.get("mode", "").strip()[:64],
         "status": status if status in STATUSES else "",
         "filename": request.GET.get("filename", "").strip()[:200],
+        "q": request.GET.get("q", "").strip()[:200],
     }
 
 
@@ -131,8 +135,15 @@ def jobs(request: HttpRequest) -> HttpResponse:
         filename=filters["filename"] or None,
         status=filters["status"] or None,
     ).order_by("-created_at", "-pk")
+    snippets = {}
+    if filters["q"]:
+        hits = job_text_search(user=request.user, query=filters["q"])
+        snippets = {hit.job_id: snippet_html(hit.snippet) for hit in hits}
+        qs = qs.filter(pk__in=list(snippets))
     qs = qs.defer("prompt", "result_key", "upload_key")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for job in page.object_list:
+        job.snippet = snippets.get(job.pk, "")
     query = {k: v for k, v in filters.items() if v}
     running = any(not job.is_terminal for job in page.object_list)
     context = {
