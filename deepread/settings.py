@@ -429,6 +429,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ocrjobs.control_apis.events_schema_hook",
+        "deepread.openapi_examples.add_examples",  # an example for every operation (after the others)
     ],
 }
 

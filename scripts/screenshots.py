@@ -46,6 +46,7 @@ def main() -> None:
         page.get_by_role("button", name="Create account").click()
         page.wait_for_url(f"{base}/accounts/signup/sent/")
         page.goto(base + link_to(Path(var), "ada@example.com"))
+        page.get_by_label("Password chosen at sign-up").fill(PASSWORD)
         page.get_by_role("button", name="Confirm and log in").click()
         page.wait_for_url(f"{base}/welcome/")
         shots.append(("welcome", f"{base}/welcome/"))
