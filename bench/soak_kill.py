@@ -6,7 +6,8 @@ connections open (headers one line every 2 s, bodies one byte every 2 s: tests/s
 At the end it waits for every submitted job and prints: jobs submitted / completed / failed, the requests counted
 against the quota (each job once), page rows against pages (each page once), the jobs that were taken over and how
 long each kill took to recover (the kill to the completion of the jobs it interrupted), the supervisor's restarts,
-the log-in page's p50/p99 during the run, and the RSS of the web and worker process trees every `--sample-s`.
+the log-in page's p50/p99 during the run, and the RSS of the web and worker process trees every `--sample-s` (the
+worker's tree is a new one after each kill of its main process).
 
     .venv/bin/python bench/soak_kill.py [--minutes 10] [--kill-every-s 120] [--clients 3] [--slow-headers 10]
 """
@@ -195,7 +196,8 @@ def main() -> None:
         "('completed','failed','processing','queued')}, 'pages': JobPage.objects.filter(job__in=jobs).count(), "
         "'page_count': sum(j.page_count or 0 for j in jobs), 'used': sum(M.objects.values_list('used', flat=True)), "
         "'taken_over': jobs.filter(attempts__gt=1).count(), "
-        "'finished': {str(j.pk): j.finished_at.timestamp() for j in jobs if j.finished_at}}))"
+        "'finished': {str(j.pk): j.finished_at.timestamp() for j in jobs if j.finished_at}, "
+        "'started': {str(j.pk): j.started_at.timestamp() for j in jobs if j.started_at}}))"
     )
     while True:
         figures = json.loads(_manage(env, "shell", "--no-imports", "-c", code))
@@ -209,6 +211,9 @@ def main() -> None:
     for kill in kills:
         ends = [figures["finished"].get(job) for job in kill["jobs"]]
         kill["recovered_s"] = max((e - kill["killed"] for e in ends if e), default=float("nan"))
+        # started_at is the last claim: the takeover, when the job had not finished before the kill
+        starts = [figures["started"].get(job) for job in kill["jobs"]]
+        kill["resumed_s"] = max((s - kill["killed"] for s in starts if s and s > kill["killed"]), default=float("nan"))
 
     print(f"soak_kill {dt.date.today().isoformat()}: {args.minutes:g} min on the embedded defaults (scripts/run.py), "
           f"a worker process SIGKILLed every {args.kill_every_s:g} s, {args.clients} clients, "
@@ -221,7 +226,8 @@ def main() -> None:
           f"{figures['page_count']} pages   jobs taken over after a kill {figures['taken_over']}")  # fmt: skip
     for kill in kills:
         print(f"  kill at {kill['at']:.0f} s: worker {kill['victim']} holding {len(kill['jobs'])} job(s), "
-              f"all completed {kill['recovered_s']:.1f} s after the kill")  # fmt: skip
+              f"resumed (taken over) {kill['resumed_s']:.1f} s and all completed {kill['recovered_s']:.1f} s after "
+              "the kill")  # fmt: skip
     print(f"  supervisor restarts {restarts}   slow connections cut by the server {slow_cut}   errors {len(errors)}"
           + (f" (first: {errors[:3]})" if errors else ""))  # fmt: skip
     if login_ms:
