@@ -20,12 +20,14 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -90,8 +92,14 @@ def main() -> None:
         assert time.time() < deadline, (var / "run.log").read_text()[-3000:]
         time.sleep(0.5)
 
-    png = encode(render_lines(["Soak test page", "Total 12.50 EUR"]))
-    pdf = pdf_bytes([["Soak page one"], ["Soak page two"], ["Soak page three"]])
+    def document(is_pdf: bool) -> bytes:
+        """A document of its own for every job: identical bytes would be answered from the first one's result
+        (the duplicate shortcut) without any recognition, and nothing would be in flight to kill."""
+        tag = uuid.uuid4().hex[:12]
+        if is_pdf:
+            return pdf_bytes([[f"Soak {tag} page {n}", "Total 12.50 EUR"] for n in (1, 2, 3)])
+        return encode(render_lines([f"Soak test page {tag}", "Total 12.50 EUR"]))
+
     submitted: dict[str, int] = {}  # job id -> pages
     errors: list[str] = []
     login_ms: list[float] = []
@@ -108,7 +116,7 @@ def main() -> None:
                 ticket.raise_for_status()
                 body = ticket.json()
                 ctype = "application/pdf" if is_pdf else "image/png"
-                put = requests.put(body["upload_url"], data=pdf if is_pdf else png, headers={"Content-Type": ctype},
+                put = requests.put(body["upload_url"], data=document(is_pdf), headers={"Content-Type": ctype},
                                    timeout=60)  # fmt: skip
                 put.raise_for_status()
             except requests.RequestException as exc:
@@ -143,12 +151,11 @@ def main() -> None:
             stopping.wait(1)
 
     def processing() -> dict[str, int]:
-        """Processing jobs -> the pid holding each one's lease (`host:pid:token`)."""
-        out = _manage(env, "shell", "--no-imports", "-c",
-                      "from ocrjobs.models import Job; print(*(f'{pk}={owner}' for pk, owner in "
-                      "Job.objects.filter(status='processing').values_list('pk', 'lease_owner')))")  # fmt: skip
-        held = dict(item.split("=", 1) for item in out.split())
-        return {job: int(owner.split(":")[1]) for job, owner in held.items() if owner.count(":") == 2}
+        """Processing jobs -> the pid holding each one's lease (`host:pid:token`), read straight from SQLite so the
+        kill follows at once (a `manage.py shell` takes seconds, long enough for a short job to finish)."""
+        with sqlite3.connect(var / "deepread.sqlite3", timeout=30) as db:
+            rows = db.execute("SELECT id, lease_owner FROM ocrjobs_job WHERE status = 'processing'").fetchall()
+        return {str(uuid.UUID(job)): int(owner.split(":")[1]) for job, owner in rows if owner.count(":") == 2}
 
     kills: list[dict] = []
     samples: list[tuple[float, float, float]] = []
