@@ -353,8 +353,8 @@ def test_the_preview_button_is_busy_and_disabled_while_it_runs(site):
     assert _serious(page) == []
     while not held:
         page.wait_for_timeout(50)
-    page.unroute("**/modes/preview")
     held[0].continue_()
+    page.unroute("**/modes/preview")
     page.locator("#preview-result img.annotated").wait_for(timeout=60_000)
     assert button.is_enabled()
     assert button.inner_text() == "Run preview"
