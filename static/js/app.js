@@ -214,6 +214,7 @@
   function sendOne(form, file, mode, row) {
     return post(form.dataset.ticketUrl, {
       filename: file.name, content_type: contentType(file), size: String(file.size), mode: mode,
+      force_ocr: form.querySelector("input[name=force_ocr]:checked") ? "1" : "",
     }).then(function (answer) {
       if (!answer.ok) { fail(row, answer.data.error || "refused"); return false; }
       const ticket = answer.data;
