@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.passwords import password_rules_text
@@ -39,5 +42,31 @@ class SignupForm(forms.Form):
         return data
 
 
+class ConfirmForm(forms.Form):
+    """The sign-up confirmation page: the password chosen at sign-up (accounts.signup.user_confirm)."""
+
+    password = forms.CharField(
+        label="Password chosen at sign-up",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key name", max_length=100, help_text="Where it is used, e.g. laptop or CI.")
+    expires_on = forms.DateField(
+        label="Expires on",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Optional: the key stops working at the end of this day (UTC).",
+    )
+
+    def clean_expires_on(self):
+        """The end of the chosen UTC day as an aware datetime, refused if that day is already over."""
+        day = self.cleaned_data.get("expires_on")
+        if day is None:
+            return None
+        end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        if end <= timezone.now():
+            raise forms.ValidationError("Choose a day from today on.")
+        return end

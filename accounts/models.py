@@ -4,6 +4,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from accounts.tiers import Tier
 
@@ -67,6 +68,7 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="After this the key is refused; none: never.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -77,7 +79,12 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        """Not revoked and not past its expiry date."""
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class MonthlyUsage(models.Model):
@@ -124,3 +131,17 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window:%Y-%m-%d %H:%M:%S}: {self.hits}"
+
+
+class QuotaHold(models.Model):
+    """One request of the quota spent on a call that is still running in a web process (`POST /v1/ocr`). The call
+    deletes it when it ends (and refunds if it failed); a hold still here after `expires_at` belongs to a process
+    that died mid-call, and the scheduler's sweep gives the request back (`accounts.quota_holds`)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="quota_holds")
+    month = models.DateField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m} until {self.expires_at:%H:%M:%S}"

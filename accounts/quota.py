@@ -29,10 +29,16 @@ def trial_end(user: User) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class QuotaStatus:
+    """One account's quota now. `reset_at` is when the count next starts again or the trial ends, whichever is
+    sooner (the X-RateLimit-Reset header); `month_resets_at` is the first of next month, 00:00 UTC; `trial_ends_at`
+    is the trial's end (None for tiers without one)."""
+
     limit: int | None  # None: unlimited (enterprise)
     used: int
     reset_at: dt.datetime
     expired: bool
+    month_resets_at: dt.datetime | None = None
+    trial_ends_at: dt.datetime | None = None
 
     @property
     def remaining(self) -> int | None:
@@ -57,4 +63,11 @@ def quota_status_for(user: User, *, used: int, now: dt.datetime) -> QuotaStatus:
     end = trial_end(user)
     if end is not None and end < reset:
         reset = end
-    return QuotaStatus(limit=policy.monthly_limit, used=used, reset_at=reset, expired=end is not None and now >= end)
+    return QuotaStatus(
+        limit=policy.monthly_limit,
+        used=used,
+        reset_at=reset,
+        expired=end is not None and now >= end,
+        month_resets_at=next_month_start(now),
+        trial_ends_at=end,
+    )

@@ -42,10 +42,15 @@ def user_get_or_create(*, email: str, tier: str | None = None, password: str | N
     return user, created
 
 
-def api_key_create(*, user: User, name: str = "default") -> tuple[ApiKey, str]:
-    """Create a key and return it with its plaintext, which is never stored and never shown again."""
+def api_key_create(*, user: User, name: str = "default", expires_at: dt.datetime | None = None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its plaintext, which is never stored and never shown again.
+
+    `expires_at` (aware datetime) ends the key by itself; None keeps it until it is revoked.
+    """
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(user=user, name=name.strip() or "default", prefix=raw[:12], key_hash=hash_api_key(raw))
+    key = ApiKey(
+        user=user, name=name.strip() or "default", prefix=raw[:12], key_hash=hash_api_key(raw), expires_at=expires_at
+    )
     key.full_clean()
     key.save()
     return key, raw

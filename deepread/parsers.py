@@ -9,6 +9,8 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 
+MAX_DEPTH = 64
+
 
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -33,6 +35,29 @@ class CappedJSONParser(BaseParser):
         if len(raw) > cap:
             raise self.too_large(cap)
         try:
-            return json.loads(raw or self.empty_body)
+            return loads(raw or self.empty_body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads` for bodies from outside: nesting deeper than `max_depth` arrays/objects is a ValueError
+    (TooDeep), never a RecursionError, here or in the code that walks the value later."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise TooDeep(f"it is nested more than {max_depth} levels deep") from None
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > max_depth:
+                    raise TooDeep(f"it is nested more than {max_depth} levels deep")
+                stack.append((child, depth + 1))
+    return value

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deepread.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -333,7 +334,13 @@ DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine whe
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
 )
-DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 30.0)
+# Admission for waiting callers (ocrjobs/admission.py): SYNC_CONCURRENCY calls run the engine per web process, at most
+# SYNC_QUEUE more wait for a slot, each at most SYNC_QUEUE_TIMEOUT_S; beyond that 503 engine_unavailable at once.
+DEEPREAD_SYNC_QUEUE = env_int("DEEPREAD_SYNC_QUEUE", 2 * DEEPREAD_SYNC_CONCURRENCY, minimum=0)
+DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 10.0)
+# A /v1/ocr call's hold on its spent request: released when the call ends; one still there after this long
+# belongs to a web process that died, and the scheduler's sweep refunds it (accounts/quota_holds.py).
+DEEPREAD_SYNC_HOLD_S = env_float("DEEPREAD_SYNC_HOLD_S", 900.0)
 DEEPREAD_SYNC_MAX_PAGES = env_int("DEEPREAD_SYNC_MAX_PAGES", 10, minimum=1)
 DEEPREAD_API_MAX_BODY_BYTES = env_int("DEEPREAD_API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DEEPREAD_SYNC_MAX_BODY_BYTES = env_int("DEEPREAD_SYNC_MAX_BODY_BYTES", 30 * 1024 * 1024, minimum=1024)
@@ -350,6 +357,11 @@ DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VL
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+# Every request body outside the upload routes and /v1/ocr (deepread/bodylimit.py); Django's own form limits match,
+# and no form file is spooled to disk below it.
+DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
 # The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
 # route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
 # BODY_MIN_RATE bytes received.
@@ -361,6 +373,9 @@ DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
 DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
+# Where the burst limiter counts (deepread/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
+# it is set, else var/ratelimit.sqlite3.
+DEEPREAD_RATELIMIT_STORE = env_str("DEEPREAD_RATELIMIT_STORE", "")
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
 # A running job's lease, renewed by a heartbeat every third of it; a dead worker's job is claimable one lease later.
 DEEPREAD_JOB_LEASE_S = env_int("DEEPREAD_JOB_LEASE_S", 30, minimum=3)
@@ -414,6 +429,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ocrjobs.control_apis.events_schema_hook",
+        "deepread.openapi_examples.add_examples",  # an example for every operation (after the others)
     ],
 }
 
@@ -428,6 +444,7 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+    "quota-holds-sweep": {"task": "accounts.tasks.quota_holds_sweep_task", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
     "webhooks-sweep": {
         "task": "ocrjobs.tasks.webhooks_sweep",
         "schedule": DEEPREAD_WEBHOOK_SWEEP_S,

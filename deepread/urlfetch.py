@@ -118,6 +118,26 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
+def checked_addresses(
+    host: str,
+    port: int,
+    *,
+    allow_private: bool = False,
+    resolver: Resolver | None = None,
+    is_allowed: Callable[[str], bool] = address_allowed,
+) -> list[str]:
+    """The addresses `host` (ASCII, as `encode_url` gives it) resolves to, every one of them allowed.
+
+    Raises FetchError for a host that does not resolve and AddressRefused for one with any address that is not
+    allowed, both with the same message naming no address, so the answer says nothing about internal DNS."""
+    addresses = (resolver or system_resolver)(host, port)
+    if not addresses:
+        raise FetchError(NOT_FETCHED)
+    if not allow_private and not all(is_allowed(a) for a in addresses):
+        raise AddressRefused(NOT_FETCHED)
+    return addresses
+
+
 def encode_url(url: str) -> Target:
     """The wire form of an http(s) URL, encoded as a browser encodes it (see the module's docstring).
 
@@ -222,6 +242,32 @@ class _Deadline:
     def error(self) -> DeadlinePassed:
         return DeadlinePassed(f"The image URL did not answer in full within {self.seconds:g} s.")
 
+    def bound(self, resolver: Resolver) -> Resolver:
+        """`resolver`, cut at the deadline: name resolution blocks in the C library, so it runs on a daemon thread
+        that is left to finish alone if the deadline passes first."""
+
+        def bounded(host: str, port: int) -> list[str]:
+            outcome: list = []
+
+            def run() -> None:
+                try:
+                    outcome.append((True, resolver(host, port)))
+                except BaseException as exc:  # handed to the caller's thread
+                    outcome.append((False, exc))
+
+            thread = threading.Thread(target=run, name="urlfetch-resolve", daemon=True)
+            thread.start()
+            thread.join(self.left())
+            if not outcome:
+                self.passed.set()
+                raise self.error()
+            ok, value = outcome[0]
+            if not ok:
+                raise value
+            return value
+
+        return bounded
+
     def guard(self, conn: http.client.HTTPConnection) -> threading.Timer:
         def cut() -> None:
             self.passed.set()
@@ -294,11 +340,13 @@ def _fetch(
 ) -> Fetched:
     for _ in range(max_redirects + 1):
         target = encode_url(url)
-        addresses = resolver(target.host, target.port)
-        if not addresses:
-            raise FetchError(NOT_FETCHED)
-        if not allow_private and not all(is_allowed(a) for a in addresses):
-            raise AddressRefused(NOT_FETCHED)
+        addresses = checked_addresses(
+            target.host,
+            target.port,
+            allow_private=allow_private,
+            resolver=deadline.bound(resolver),
+            is_allowed=is_allowed,
+        )
         connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
         left = deadline.left()
         conn = connection_class(

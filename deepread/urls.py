@@ -11,7 +11,7 @@ from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import control_apis, control_dashboard, dashboard, openai_apis
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -90,9 +90,13 @@ urlpatterns = [
     path("usage/", account_views.usage, name="usage"),
     path("upload/", dashboard.upload, name="upload"),
     path("upload/ticket", dashboard.upload_ticket, name="upload-ticket"),
+    path("upload/duplicates", dashboard_uploads.upload_duplicates, name="upload-duplicates"),
     path("jobs/", dashboard.jobs, name="jobs"),
+    path("jobs/actions", bulk_dashboard.jobs_bulk, name="jobs-bulk"),
     path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/row", dashboard.job_row, name="job-row"),
+    path("jobs/<uuid:job_id>/state", dashboard_uploads.job_state, name="job-state"),
+    path("jobs/<uuid:job_id>/abandon", dashboard_uploads.upload_abandon, name="job-upload-abandon"),
     path("jobs/<uuid:job_id>/pages/<int:number>.png", dashboard.job_page_image, name="job-page-image"),
     path("jobs/<uuid:job_id>/files/<str:name>", dashboard.job_artifact, name="job-artifact"),
     path("jobs/<uuid:job_id>/download/<str:kind>", dashboard.job_download, name="job-download"),

@@ -96,6 +96,17 @@ class GuardedH11Protocol(H11Protocol):
         self._cancel_header_timer()
         super().connection_lost(exc)
 
+    def eof_received(self) -> bool | None:
+        """A client that stops sending in the middle of a body and closes its sending side still reads the answer:
+        the application is told the body ended (short of its `Content-Length`, which `deepread.asgi_guard`
+        refuses with `400`), and the connection stays open for that answer instead of closing unanswered."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and self.conn.their_state is h11.SEND_BODY:
+            cycle.more_body = False
+            cycle.message_event.set()
+            return True
+        return None
+
     def _awaiting_request(self) -> bool:
         return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)
 

@@ -8,6 +8,7 @@ is never shown by colour alone.
 from __future__ import annotations
 
 import io
+import statistics
 from collections.abc import Iterable
 
 from PIL import Image, ImageDraw, ImageFont
@@ -38,16 +39,29 @@ def colour(label: str) -> tuple[int, int, int]:
     return COLOURS.get(label, DEFAULT)
 
 
+def mark_sizes(page_size: tuple[int, int], boxes: list[list[int]]) -> tuple[int, int]:
+    """(outline width, label font size) in pixels. They follow the page's size, but never grow past the text's
+    own height (the median box height): on a 600×15000 screenshot a label sized by the page would be taller than
+    three lines of its text and hide them."""
+    by_page = max(page_size) / 90
+    heights = [b[3] - b[1] for b in boxes if b[3] > b[1]]
+    text = statistics.median(heights) if heights else by_page
+    font = max(10, round(min(by_page, 0.8 * text)))
+    return max(1, round(min(max(page_size) / 600, font / 6))), font
+
+
 def annotate(image: Image.Image, blocks: Iterable[dict | object]) -> Image.Image:
     """A copy of the page (same size) with boxes and labels drawn over it."""
     page = image.convert("RGB").copy()
     overlay = Image.new("RGBA", page.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
-    width = max(2, round(max(page.size) / 600))
-    font = ImageFont.load_default(size=max(12, round(max(page.size) / 90)))
-    for block in blocks:
+    blocks = list(blocks)
+    boxes = [list(b["bbox"] if isinstance(b, dict) else b.bbox) for b in blocks]  # type: ignore[attr-defined]
+    width, size = mark_sizes(page.size, boxes)
+    width = max(width, 2) if size >= 12 else width
+    font = ImageFont.load_default(size=size)
+    for block, bbox in zip(blocks, boxes, strict=True):
         label = block["type"] if isinstance(block, dict) else block.type  # type: ignore[attr-defined]
-        bbox = block["bbox"] if isinstance(block, dict) else block.bbox  # type: ignore[attr-defined]
         x1, y1, x2, y2 = bbox
         if x2 <= x1 or y2 <= y1:
             continue

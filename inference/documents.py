@@ -70,14 +70,51 @@ def detect_kind(head: bytes) -> str | None:
     return None
 
 
-def _open_pdf(data: bytes) -> pdfium.PdfDocument:
+def _open_pdf(data: bytes, *, forms: bool = False) -> pdfium.PdfDocument:
+    """The document; with `forms`, pdfium's form environment is set up before any page is loaded, so rendering
+    draws AcroForm/XFA field values, check boxes and other widgets as a viewer shows them."""
     try:
         with PDFIUM_LOCK:
-            return pdfium.PdfDocument(data)
+            pdf = pdfium.PdfDocument(data)
+            if forms:
+                pdf.init_forms()
+            return pdf
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise InputError("The PDF is encrypted; upload it without a password.", "format") from exc
         raise InputError("The PDF is damaged and could not be read.", "format") from exc
+
+
+def _check_pdf_pages(pdf: pdfium.PdfDocument, pages: int) -> None:
+    """Every page's size from the page tree, before any page is loaded or rendered. A page without a usable
+    size cannot be rendered; a page too large for the pixel limit is rendered at a lower scale (`_fit_scale`)."""
+    for index in range(pages):
+        try:
+            width, height = pdf.get_page_size(index)
+        except pdfium.PdfiumError as exc:
+            raise InputError(f"Page {index + 1} of the PDF is damaged and could not be read.", "format") from exc
+        if not (width >= 1 and height >= 1):
+            raise InputError(f"Page {index + 1} of the PDF has no size ({width:g}×{height:g} pt).", "format")
+
+
+def _check_frames(img: Image.Image, kind: str, *, max_pixels: int, max_pages: int) -> int:
+    """The frame count, after checking every frame's pixel count from its header (a TIFF's IFDs are read one by
+    one; no pixel data is decoded). Raises InputError naming the first frame over the limit."""
+    frames = getattr(img, "n_frames", 1) if kind == "tiff" else 1
+    if frames > max_pages:
+        raise InputError(f"The TIFF has {frames} frames; the limit is {max_pages} pages per file.", "too_large")
+    for index in range(frames):
+        if frames > 1:
+            img.seek(index)
+        width, height = img.size
+        if width * height > max_pixels:
+            where = f"Frame {index + 1} of the TIFF is" if frames > 1 else "The image is"
+            raise InputError(
+                f"{where} {width}×{height} pixels; the limit is {max_pixels:,} pixels. Scale it down.", "too_large"
+            )
+    if frames > 1:
+        img.seek(0)
+    return frames
 
 
 def inspect_document(data: bytes, *, max_pixels: int, max_pages: int) -> DocumentInfo:
@@ -90,24 +127,21 @@ def inspect_document(data: bytes, *, max_pixels: int, max_pages: int) -> Documen
     if kind == "pdf":
         pdf = _open_pdf(data)
         with PDFIUM_LOCK:
-            pages = len(pdf)
-            pdf.close()
-        if pages == 0:
-            raise InputError("The PDF has no pages.", "format")
-        if pages > max_pages:
-            raise InputError(f"The PDF has {pages} pages; the limit is {max_pages} pages per file.", "too_large")
+            try:
+                pages = len(pdf)
+                if pages == 0:
+                    raise InputError("The PDF has no pages.", "format")
+                if pages > max_pages:
+                    raise InputError(
+                        f"The PDF has {pages} pages; the limit is {max_pages} pages per file.", "too_large"
+                    )
+                _check_pdf_pages(pdf, pages)
+            finally:
+                pdf.close()
         return DocumentInfo(kind=kind, page_count=pages)
     try:
         with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            if width * height > max_pixels:
-                raise InputError(
-                    f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels. Scale it down.",
-                    "too_large",
-                )
-            frames = getattr(img, "n_frames", 1) if kind == "tiff" else 1
-            if frames > max_pages:
-                raise InputError(f"The TIFF has {frames} frames; the limit is {max_pages} pages per file.", "too_large")
+            frames = _check_frames(img, kind, max_pixels=max_pixels, max_pages=max_pages)
             img.verify()
     except InputError:
         raise
@@ -137,14 +171,50 @@ class PageImage:
 
 
 def _render_pdf_page(pdf: pdfium.PdfDocument, index: int, *, dpi: int, max_pixels: int) -> Image.Image:
+    """One page on opaque white, with its form fields and annotations drawn (the document was opened with
+    `forms=True`)."""
     with PDFIUM_LOCK:
         page = pdf[index]
         try:
             width, height = page.get_size()
-            bitmap = page.render(scale=_fit_scale(width, height, dpi, max_pixels))
+            bitmap = page.render(
+                scale=_fit_scale(width, height, dpi, max_pixels),
+                may_draw_forms=True,
+                draw_annots=True,
+                fill_color=(255, 255, 255, 255),
+            )
             return bitmap.to_pil().convert("RGB")
         finally:
             page.close()
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """An alpha channel (RGBA, LA, PA, La, RGBa), a palette with a tRNS entry, or a transparent colour key on an
+    RGB/greyscale image (PNG tRNS). Reads only the header's metadata."""
+    return img.mode in {"RGBA", "LA", "PA", "RGBa", "La"} or "transparency" in img.info
+
+
+def flatten(img: Image.Image) -> Image.Image:
+    """The image as opaque RGB (or L when it is greyscale without transparency): transparent pixels become white,
+    partly transparent ones are blended onto white, as a viewer shows the file. `.convert("RGB")` alone would keep
+    whatever colour lies under a transparent pixel (often black). Every page image passes through here."""
+    if has_transparency(img):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if img.mode in {"RGB", "L"}:
+        return img
+    if img.mode in {"I", "I;16", "I;16B", "I;16L", "F"}:  # 16/32-bit greyscale: scale to 8 bits, not clip
+        return _eight_bit(img)
+    return img.convert("RGB")
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    grey = img.convert("F")
+    _, high = grey.getextrema()
+    if high > 255:
+        grey = grey.point(lambda v: v * 255.0 / high)
+    return grey.convert("L")
 
 
 def _upright(img: Image.Image) -> bool:
@@ -158,12 +228,12 @@ def _upright(img: Image.Image) -> bool:
 def _image_page(img: Image.Image, data: bytes, index: int) -> PageImage:
     img.seek(index)
     if index == 0:
-        if _upright(img):
+        if _upright(img) and not has_transparency(img):
             source = pass_through_source(data, img)
             if source is not None:
                 return PageImage(1, img, source)  # decoded lazily, only if a crop or a CPU engine needs pixels
-        return PageImage(1, ImageOps.exif_transpose(img).convert("RGB"))
-    return PageImage(index + 1, img.convert("RGB"))
+        return PageImage(1, flatten(ImageOps.exif_transpose(img)).convert("RGB"))
+    return PageImage(index + 1, flatten(img).convert("RGB"))
 
 
 def iter_pages(
@@ -171,7 +241,7 @@ def iter_pages(
 ) -> Iterator[PageImage]:
     """The pages in order, as images; pages in `skip` are not rendered. pdfium is held only while rendering."""
     if info.kind == "pdf":
-        pdf = _open_pdf(data)
+        pdf = _open_pdf(data, forms=True)
         try:
             for index in range(info.page_count):
                 if index + 1 not in skip:
@@ -194,7 +264,7 @@ def page_image(data: bytes, info: DocumentInfo, number: int, *, dpi: int, max_pi
     if not 1 <= number <= info.page_count:
         raise InputError(f"The document has no page {number}.")
     if info.kind == "pdf":
-        pdf = _open_pdf(data)
+        pdf = _open_pdf(data, forms=True)
         try:
             return PageImage(number, _render_pdf_page(pdf, number - 1, dpi=dpi, max_pixels=max_pixels))
         finally:

@@ -22,18 +22,18 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from inference import cancel, deepseek_output
+from inference import cancel, deepseek_output, strips
 from inference.base import (
     EngineError,
     EngineUnavailable,
     ModeSpec,
-    OutputKind,
     PageResult,
     Usage,
 )
 from inference.images import EncodedImage, encode, encode_for_model
 from inference.vllm_guard import probe_guard, server_message, server_version
 from inference.vllm_models import GuardVerdict, NGram, judge_server, page_token_cap, profile_for
+from inference.vllm_strips import extras, recognize_in_strips, rows_text
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,13 @@ class VllmEngine:
         page_format: str = "jpeg",
         api_key: str = "",
         cpu_fallback: bool = True,
+        strip_max_side: int = 3840,
+        strip_side: int = 2048,
     ) -> None:
         self.model_name = model
+        #: DeepSeek-OCR sees a page through at most six 640-pixel tiles (3840 px along one side); a page whose text
+        #: that would shrink too far is sent as strips `strip_side` long, one request each, all in flight together.
+        self.max_side, self.strip_side = strip_max_side, strip_side
         self.profile = profile_for(model)
         self.cpu_fallback = cpu_fallback
         self.guard: GuardVerdict | None = None  # None until check_guard ran; then the last verdict
@@ -174,6 +179,15 @@ class VllmEngine:
         return True
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None = None) -> PageResult:
+        """One page. A very long or wide page is sent as overlapping strips (`inference.strips`), all at once, and
+        their results are joined into one page; each strip (or the page) then goes through `_recognize_one`."""
+        plan = strips.plan_strips(image.width, image.height, max_side=self.max_side, strip_side=self.strip_side)
+        if plan is not None:
+            read = lambda part: self._recognize_one(part, mode, source=None)  # noqa: E731
+            return recognize_in_strips(image, plan, read, mode=mode, workers=self.max_inflight)
+        return self._recognize_one(image, mode, source=source)
+
+    def _recognize_one(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None) -> PageResult:
         """One page. A page that loops (`finish_reason == "length"`) climbs a ladder: the tighter
         n-gram setting, then the plain prompt, then the CPU engine for this page where one is installed, and only
         then fails alone, saying why. Each try is recorded in `extra["attempts"]`; the step that gave the kept
@@ -330,22 +344,18 @@ class VllmEngine:
     def _page(self, completion: Completion, image: Image.Image, mode: ModeSpec, width: int, height: int) -> PageResult:
         refs_are_text = "OCR this image" in mode.prompt
         parsed = deepseek_output.parse(completion.content, width, height, refs_are_text=refs_are_text)
-        extra: dict[str, Any] = {}
-        kind = mode.output_kind
-        if kind == OutputKind.TABLE:
-            extra["tables"] = deepseek_output.tables(parsed.blocks)
-        elif kind == OutputKind.FORMULA:
-            extra["formulas"] = deepseek_output.formulas(parsed.text)
-        elif kind == OutputKind.CHART:
-            extra["chart"] = deepseek_output.chart(parsed.text)
+        text = parsed.text
+        if refs_are_text and parsed.blocks:
+            # Plain text reads row by row, as the CPU engine's does: a form's value beside its label is one line.
+            text = rows_text(parsed.blocks)
         return PageResult(
-            text=parsed.text,
+            text=text,
             blocks=parsed.blocks,
             width=width,
             height=height,
             usage=completion.usage,
             finish_reason=completion.finish_reason,
-            extra=extra,
+            extra=extras(mode.output_kind, text, parsed.blocks),
         )
 
     # --- health -------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from deepread.errors import ApplicationError, NotFound
@@ -31,6 +32,7 @@ from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
 from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
+from ocrjobs.search import job_text_search, snippet_html
 
 PAGE_SIZE = 25
 STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
@@ -97,6 +99,7 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             filename=filename,
             content_type=content_type,
             base_url=request.build_absolute_uri("/"),
+            force_ocr=request.POST.get("force_ocr") == "1",
         )
     except ApplicationError as exc:
         return JsonResponse({"error": exc.message}, status=exc.status_code)
@@ -105,6 +108,8 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             "job_id": str(ticket.job.id),
             "upload_url": ticket.urls.put_url,
             "job_url": reverse("job-detail", args=[ticket.job.id]),
+            "state_url": reverse("job-state", args=[ticket.job.id]),
+            "abandon_url": reverse("job-upload-abandon", args=[ticket.job.id]),
             "remaining": ticket.quota.remaining,
         }
     )
@@ -117,6 +122,7 @@ def _filters(request: HttpRequest) -> dict:
         "mode": request.GET.get("mode", "").strip()[:64],
         "status": status if status in STATUSES else "",
         "filename": request.GET.get("filename", "").strip()[:200],
+        "q": request.GET.get("q", "").strip()[:200],
     }
 
 
@@ -130,24 +136,38 @@ def jobs(request: HttpRequest) -> HttpResponse:
         filename=filters["filename"] or None,
         status=filters["status"] or None,
     ).order_by("-created_at", "-pk")
+    snippets = {}
+    if filters["q"]:
+        hits = job_text_search(user=request.user, query=filters["q"])
+        snippets = {hit.job_id: snippet_html(hit.snippet) for hit in hits}
+        qs = qs.filter(pk__in=list(snippets))
     qs = qs.defer("prompt", "result_key", "upload_key")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for job in page.object_list:
+        job.snippet = snippets.get(job.pk, "")
+    query = {k: v for k, v in filters.items() if v}
+    running = any(not job.is_terminal for job in page.object_list)
     context = {
         "page": page,
         "filters": filters,
-        "query": urlencode({k: v for k, v in filters.items() if v}),
+        "query": urlencode(query),
+        # One poll for the whole table while any row on it is still running (not one per row).
+        "poll_url": f"{reverse('jobs')}?{urlencode({**query, 'page': page.number})}" if running else "",
         "modes": [m["spec"].name for m in _modes(request)],
         "statuses": STATUSES,
         "any_jobs": bool(page.object_list) or any(filters.values()) or selectors.job_exists(user=request.user),
     }
-    template = "ocrjobs/jobs.html#job-table" if request.htmx and not request.htmx.boosted else "ocrjobs/jobs.html"
-    return render(request, template, context)
+    fragment = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request
+    response = render(request, "ocrjobs/jobs.html#job-table" if fragment else "ocrjobs/jobs.html", context)
+    # The fragment and the page share a URL: without this a back button shows the browser's cached fragment.
+    patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+    return response
 
 
 @login_required
 @require_GET
 def job_row(request: HttpRequest, job_id) -> HttpResponse:
-    """One row, for live polling; a row of a finished job carries no poll trigger, so polling stops."""
+    """One job's row of the list (the list itself polls once for all its running rows)."""
     return render(request, "ocrjobs/jobs.html#job-row", {"job": _job(request, job_id)})
 
 
@@ -186,6 +206,8 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
         "raw_json": json.dumps(result, indent=2, ensure_ascii=False) if result else "",
         "has_tables": bool(result and result.get("tables")),
         "annotated_name": f"page-{number}-annotated.png",
+        "stem": file_stem(job.filename or "upload"),
+        "thumb_height": round(64 * page["height"] / page["width"]) if page and page.get("width") else 90,
         "show_tables": bool(page and page.get("tables")) and "<table" not in html,
         "current_version": _current_version(request, job),
     }
@@ -194,8 +216,11 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
             response = HttpResponse("")
             response["HX-Refresh"] = "true"
             return response
-        return render(request, "ocrjobs/viewer.html#progress", context)
-    return render(request, "ocrjobs/viewer.html", context)
+        response = render(request, "ocrjobs/viewer.html#progress", context)
+    else:
+        response = render(request, "ocrjobs/viewer.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _current_version(request: HttpRequest, job) -> int | None:
@@ -246,7 +271,8 @@ def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
     if not default_storage.exists(key):
         raise Http404("No such file.")
     download = request.GET.get("download") == "1"
-    return FileResponse(default_storage.open(key), content_type="image/png", as_attachment=download, filename=name)
+    filename = f"{file_stem(job.filename or 'upload')}-{name}"  # invoice-page-1-annotated.png
+    return FileResponse(default_storage.open(key), content_type="image/png", as_attachment=download, filename=filename)
 
 
 @login_required
@@ -274,7 +300,7 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     if kind == "json":
         body, content_type, name = json.dumps(result, ensure_ascii=False, indent=2), "application/json", f"{stem}.json"
     elif kind == "md":
-        body, content_type, name = result["extracted_text"], "text/markdown; charset=utf-8", f"{stem}.md"
+        body, content_type, name = _markdown_export(result), "text/markdown; charset=utf-8", f"{stem}.md"
     elif kind == "csv":
         tables = result.get("tables") or [t for p in result["pages"] for t in p.get("tables", [])]
         if not tables:
@@ -291,3 +317,13 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _markdown_export(result: dict) -> str:
+    """The result as one Markdown file: a one-page result is its text; pages of a longer one are separated by a
+    rule and a `<!-- page N of M -->` comment, so a reader can tell where each page starts."""
+    pages = result.get("pages") or []
+    if len(pages) <= 1:
+        return result["extracted_text"]
+    parts = [f"<!-- page {n} of {len(pages)} -->\n\n{page.get('text', '')}" for n, page in enumerate(pages, 1)]
+    return "\n\n---\n\n".join(parts) + "\n"

@@ -7,19 +7,22 @@ with the size cap enforced while reading, so an oversized body is never held who
 from __future__ import annotations
 
 import hmac
-import json
+import io
 import logging
 import mimetypes
 import re
 from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import FileResponse, HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from deepread import parsers
 from deepread.errors import ApplicationError
 from ocrjobs import services, signing
 from ocrjobs.filenames import safe_filename
@@ -27,6 +30,7 @@ from ocrjobs.models import Job
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024
+FORM_FIELDS_ROOM = 64 * 1024  # a POST form's fields beside its file
 
 
 def _error(message: str, status: int) -> JsonResponse:
@@ -38,20 +42,34 @@ def _too_large() -> JsonResponse:
     return _error(f"The file is larger than the {limit_mb:g} MB upload limit.", 413)
 
 
+CUT_OFF = "The upload was cut off; upload it again."
+
+
 class _TooLarge(Exception):
     pass
 
 
+class _CutOff(Exception):
+    """The body ended before the length its Content-Length declared: the connection closed early."""
+
+
 def _read_capped(request: HttpRequest, cap: int) -> bytes:
+    """The whole body, refused past `cap` bytes (at once when the declared length says so) or when it is shorter
+    than its declared Content-Length (the client's connection closed mid-upload)."""
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > cap:
         raise _TooLarge
     chunks, total = [], 0
-    while chunk := request.read(CHUNK):
-        total += len(chunk)
-        if total > cap:
-            raise _TooLarge
-        chunks.append(chunk)
+    try:
+        while chunk := request.read(CHUNK):
+            total += len(chunk)
+            if total > cap:
+                raise _TooLarge
+            chunks.append(chunk)
+    except (RequestAborted, OSError) as exc:  # the server saw the client go away mid-body
+        raise _CutOff from exc
+    if declared and declared.isdigit() and total < int(declared):
+        raise _CutOff
     return b"".join(chunks)
 
 
@@ -92,6 +110,9 @@ def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
         data = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
     except _TooLarge:
         return _too_large()
+    except _CutOff:
+        logger.info("Upload for job %s was cut off before its declared length", job_id)
+        return _error(CUT_OFF, 400)
     name = key.rsplit("/", 1)[-1]
     return _receive(job_id=job_id, filename="" if name == services.FILENAME_PLACEHOLDER else name, data=data)
 
@@ -106,7 +127,7 @@ class _CappedUploadHandler(FileUploadHandler):
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # noqa: N803
         # A body larger than the cap plus room for the form fields is refused before anything is read.
-        if content_length and content_length > self.cap + 64 * 1024:
+        if content_length and content_length > self.cap + FORM_FIELDS_ROOM:
             self.exceeded = True
             raise StopUpload(connection_reset=False)
         return
@@ -128,8 +149,19 @@ class _CappedUploadHandler(FileUploadHandler):
 @require_POST
 def upload_post(request: HttpRequest) -> JsonResponse:
     handler = _CappedUploadHandler(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
-    request.upload_handlers = [handler]
-    fields, files = request.POST, request.FILES
+    # The body is read whole first (capped as the handler would cap it) so that a form cut off mid-file is told
+    # apart from a complete one: the multipart parser alone would hand on whatever part of the file had arrived.
+    try:
+        body = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES + FORM_FIELDS_ROOM)
+    except _TooLarge:
+        return _too_large()
+    except _CutOff:
+        logger.info("A form upload was cut off before its declared length")
+        return _error(CUT_OFF, 400)
+    try:
+        fields, files = MultiPartParser(request.META, io.BytesIO(body), [handler], request.encoding).parse()
+    except MultiPartParserError:
+        return _error("The body is not a complete multipart/form-data form.", 400)
     if handler.exceeded:
         return _too_large()
     try:
@@ -188,7 +220,7 @@ def s3_events(request: HttpRequest) -> JsonResponse:
     if not hmac.compare_digest(request.headers.get("X-DeepRead-Hook-Secret", "").encode(), secret.encode()):
         return _error("Wrong or missing hook secret.", 403)
     try:
-        records = json.loads(request.body or b"{}").get("Records", [])
+        records = parsers.loads(request.body or b"{}").get("Records", [])
     except (ValueError, AttributeError):
         return _error("The body is not an S3 event notification.", 400)
     queued = 0

@@ -63,17 +63,16 @@ def _check_url(url: object, *, param: str) -> str:
 
 
 def _addresses(host: str, port: int) -> list[str]:
-    addresses = urlfetch.system_resolver(host, port)
-    if not addresses:
-        raise urlfetch.FetchError(f"The host {host!r} could not be resolved.")
-    if not settings.DEEPREAD_WEBHOOK_ALLOW_PRIVATE:
-        refused = [a for a in addresses if not urlfetch.address_allowed(a)]
-        if refused:
-            raise urlfetch.AddressRefused(
-                f"The URL points to a private or reserved address ({host} → {refused[0]}); only public addresses "
-                "get webhooks (the operator can allow private ones with DEEPREAD_WEBHOOK_ALLOW_PRIVATE=1)."
-            )
-    return addresses
+    """The checked addresses of a webhook host. One message for a host that does not resolve and one that resolves
+    to a private address, naming no address: a webhook URL is no probe of the internal network's DNS."""
+    try:
+        return urlfetch.checked_addresses(host, port, allow_private=settings.DEEPREAD_WEBHOOK_ALLOW_PRIVATE)
+    except urlfetch.FetchError as exc:
+        raise type(exc)(
+            "Webhooks go only to hosts that resolve to public addresses; this URL's host does not resolve, or "
+            "resolves to a private or reserved address (the operator can allow private ones with "
+            "DEEPREAD_WEBHOOK_ALLOW_PRIVATE=1)."
+        ) from exc
 
 
 def _check_events(events: object) -> list[str]:

@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from deepread import ratelimit
 from tests.factories import ApiKeyFactory, UserFactory
 
 
@@ -15,6 +16,8 @@ def _isolated(settings, tmp_path):
     }
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     cache.clear()
+    if isinstance(ratelimit.get_store(), ratelimit.SqliteStore):  # the burst limiter's counters
+        ratelimit.get_store().clear()
     yield
     cache.clear()
 

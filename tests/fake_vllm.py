@@ -54,6 +54,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -171,9 +172,12 @@ class FakeVllm:
         version: str | None = "0.12.0",
         guard: bool = True,
         loop_next: int = 0,
+        reader: Callable[[Image.Image], str] | None = None,
     ) -> None:
         self.hang_s = hang_s
         self.version, self.guard = version, guard
+        #: Reads the image for the OCR prompt (tests/ocr_reader.py) instead of answering the canned lines.
+        self.reader = reader
         self.capacity, self.latency, self.model, self.max_model_len = capacity, latency, model, max_model_len
         self._slots = threading.Semaphore(capacity)
         self._lock = threading.Lock()
@@ -361,7 +365,7 @@ class FakeVllm:
                 loop += LOOP_LINE
             return loop, "length"
         if prompt == PROMPT_OCR:
-            return OCR, "stop"
+            return (self.reader(image) + EOS if self.reader else OCR), "stop"
         if prompt == PROMPT_CHART:
             return CHART, "stop"
         if "<|grounding|>" in prompt:

@@ -100,27 +100,129 @@
   }
 
   function fail(row, message) {
+    row.item.classList.remove("done");
     row.item.classList.add("failed");
     row.state.textContent = "✕ " + message;
-    row.bar.remove();
+    if (row.bar.parentNode) row.bar.remove();
   }
 
-  function sendOne(form, file, mode, row) {
+  function showRemaining(remaining) {
+    const counter = document.getElementById("quota-remaining");
+    if (counter && typeof remaining === "number") counter.textContent = String(remaining);
+  }
+
+  function post(url, fields) {
     const body = new FormData();
-    body.append("filename", file.name);
-    body.append("content_type", contentType(file));
-    body.append("size", String(file.size));
-    body.append("mode", mode);
-    return fetch(form.dataset.ticketUrl, {
+    Object.keys(fields).forEach(function (name) { body.append(name, fields[name]); });
+    return fetch(url, {
       method: "POST", body: body, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() },
     }).then(function (response) {
       return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    });
+  }
+
+  // The server refused the file (or the upload broke off): the job would wait for a file that never comes, so
+  // it is cancelled at once and its request given back. The row says so, and the quota shown is updated.
+  function abandon(ticket, row, message) {
+    fail(row, message);
+    return post(ticket.abandon_url, { reason: message }).then(function (answer) {
+      if (!answer.ok) return;
+      showRemaining(answer.data.remaining);
+      if (answer.data.status === "cancelled") row.state.textContent = "✕ " + message + " (not charged)";
+    }).catch(function () { /* the sweep cancels it when its URL expires */ });
+  }
+
+  // An accepted upload: the row follows its job until it ends, then links to the result or says why it failed.
+  function follow(ticket, row) {
+    let delay = 1000;
+    function show(state) {
+      row.state.textContent = "";
+      const link = document.createElement("a");
+      link.href = ticket.job_url;
+      if (state.status === "completed") {
+        row.item.classList.add("completed");
+        link.textContent = "✓ done: view the result";
+      } else if (state.status === "failed" || state.status === "cancelled") {
+        fail(row, state.error || "failed");
+        link.textContent = " details";
+      } else {
+        const pages = state.page_count ? " (" + state.pages_done + "/" + state.page_count + " pages)" : "";
+        link.textContent = "✓ uploaded, " + state.status + pages + ": view";
+      }
+      row.state.append(link);
+    }
+    function poll() {
+      fetch(ticket.state_url, { credentials: "same-origin" }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (state) {
+        if (!state) return;
+        show(state);
+        if (!state.terminal) { delay = Math.min(delay * 1.5, 10000); setTimeout(poll, delay); }
+      }).catch(function () { setTimeout(poll, 10000); });
+    }
+    show({ status: "processing" });
+    setTimeout(poll, delay);
+  }
+
+  // The file's SHA-256 as hex, or "" where the browser cannot hash (crypto.subtle needs a secure context: HTTPS or
+  // localhost); the server then matches by name and size.
+  function sha256(file) {
+    if (!(window.crypto && window.crypto.subtle && file.arrayBuffer)) return Promise.resolve("");
+    return file.arrayBuffer().then(function (bytes) {
+      return window.crypto.subtle.digest("SHA-256", bytes);
+    }).then(function (digest) {
+      return Array.from(new Uint8Array(digest)).map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    }).catch(function () { return ""; });
+  }
+
+  // {mode: earlier job} for the modes in which this account already read the same file; {} when none (or unknown).
+  function duplicatesOf(form, file, modes) {
+    return sha256(file).then(function (digest) {
+      const query = new URLSearchParams({ sha256: digest, filename: file.name, size: String(file.size) });
+      modes.forEach(function (mode) { query.append("mode", mode); });
+      return fetch(form.dataset.duplicatesUrl + "?" + query.toString(), { credentials: "same-origin" });
+    }).then(function (response) {
+      return response.ok ? response.json() : { duplicates: {} };
+    }).then(function (data) { return data.duplicates || {}; }).catch(function () { return {}; });
+  }
+
+  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  // A file this account uploaded before in this mode: nothing is sent (or spent) until "Upload again".
+  function hold(row, earlier, send) {
+    row.item.classList.add("held");
+    if (row.bar.parentNode) row.bar.hidden = true;
+    row.state.textContent = "already uploaded on " + WHEN.format(new Date(earlier.created_at)) + " — ";
+    const view = document.createElement("a");
+    view.href = earlier.job_url;
+    view.textContent = "view";
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "link";
+    again.textContent = "upload again";
+    again.setAttribute("aria-label", "Upload " + row.item.querySelector(".name").textContent + " again");
+    again.addEventListener("click", function () {
+      row.item.classList.remove("held");
+      row.bar.hidden = false;
+      row.state.textContent = "waiting";
+      send();
+    });
+    row.state.append(view, " / ", again);
+  }
+
+  // Resolves true when the server accepted the file, false when it (or the browser) refused it.
+  function sendOne(form, file, mode, row) {
+    return post(form.dataset.ticketUrl, {
+      filename: file.name, content_type: contentType(file), size: String(file.size), mode: mode,
+      force_ocr: form.querySelector("input[name=force_ocr]:checked") ? "1" : "",
     }).then(function (answer) {
-      if (!answer.ok) { fail(row, answer.data.error || "refused"); return; }
+      if (!answer.ok) { fail(row, answer.data.error || "refused"); return false; }
+      const ticket = answer.data;
+      showRemaining(ticket.remaining);
       row.state.textContent = "uploading";
       return new Promise(function (resolve) {
         const xhr = new XMLHttpRequest();
-        xhr.open("PUT", answer.data.upload_url);
+        xhr.open("PUT", ticket.upload_url);
         xhr.setRequestHeader("Content-Type", contentType(file));
         xhr.upload.addEventListener("progress", function (e) {
           if (e.lengthComputable) row.bar.value = Math.round((e.loaded / e.total) * 100);
@@ -129,22 +231,20 @@
           if (xhr.status >= 200 && xhr.status < 300) {
             row.bar.value = 100;
             row.item.classList.add("done");
-            row.state.textContent = "";
-            const link = document.createElement("a");
-            link.href = answer.data.job_url;
-            link.textContent = "✓ uploaded, processing: view";
-            row.state.append(link);
-          } else {
-            let message = "upload refused";
-            try { message = JSON.parse(xhr.responseText).detail || message; } catch (ignored) { /* not JSON */ }
-            fail(row, message);
+            follow(ticket, row);
+            resolve(true);
+            return;
           }
-          resolve();
+          let message = "upload refused";
+          try { message = JSON.parse(xhr.responseText).detail || message; } catch (ignored) { /* not JSON */ }
+          abandon(ticket, row, message).then(function () { resolve(false); });
         });
-        xhr.addEventListener("error", function () { fail(row, "network error"); resolve(); });
+        xhr.addEventListener("error", function () {
+          abandon(ticket, row, "network error").then(function () { resolve(false); });
+        });
         xhr.send(file);
       });
-    }).catch(function () { fail(row, "network error"); });
+    }).catch(function () { fail(row, "network error"); return false; });
   }
 
   function initUpload(form) {
@@ -160,16 +260,50 @@
       if (!modes.length) { status.textContent = "Choose at least one mode first."; return; }
       status.textContent = "";
       let chain = Promise.resolve();
+      let total = 0;
+      let accepted = 0;
+      let held = 0;
       Array.from(files).forEach(function (file) {
+        const waiting = [];
         modes.forEach(function (mode) {
           const row = uploadRow(list, file, mode);
+          total += 1;
           if (ALLOWED.indexOf(contentType(file)) < 0) { fail(row, "not a PNG, JPEG, BMP, TIFF or PDF file"); return; }
           if (file.size > maxBytes) { fail(row, "larger than the upload limit"); return; }
           if (file.size === 0) { fail(row, "the file is empty"); return; }
-          chain = chain.then(function () { return sendOne(form, file, mode, row); });
+          waiting.push({ mode: mode, row: row });
+        });
+        if (!waiting.length) return;
+        // Before anything is spent: has this account read the same file in these modes already?
+        chain = chain.then(function () {
+          return duplicatesOf(form, file, waiting.map(function (w) { return w.mode; })).then(function (found) {
+            let sends = Promise.resolve();
+            waiting.forEach(function (w) {
+              if (found[w.mode]) {
+                held += 1;
+                hold(w.row, found[w.mode], function () { return sendOne(form, file, w.mode, w.row); });
+                return;
+              }
+              sends = sends.then(function () {
+                return sendOne(form, file, w.mode, w.row).then(function (ok) { if (ok) accepted += 1; });
+              });
+            });
+            return sends;
+          });
         });
       });
-      chain.then(function () { after.classList.remove("hidden"); status.textContent = "All uploads finished."; });
+      chain.then(function () {
+        const heldText = held ? " " + held + (held === 1 ? " was" : " were") + " uploaded before: view " +
+          (held === 1 ? "it" : "them") + " or upload again." : "";
+        if (!accepted) {
+          status.textContent = held === total ? heldText.trim()
+            : (total === 1 ? "The file was refused; nothing was charged." : "Every file was refused; nothing was charged.") + heldText;
+          return;
+        }
+        after.classList.remove("hidden");
+        status.textContent = (accepted === total - held ? "All uploads finished."
+          : accepted + " of " + (total - held) + " uploads finished; the refused ones were not charged.") + heldText;
+      });
     }
 
     input.addEventListener("change", function () { start(input.files); input.value = ""; });

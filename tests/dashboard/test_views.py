@@ -88,7 +88,7 @@ def test_sign_up_starts_a_trial_and_offers_the_first_key(client, mailoutbox, dja
     assert user.tier == Tier.TRIAL
     (mail,) = mailoutbox
     link = re.search(r"http://testserver(/accounts/confirm/\S+)", mail.body).group(1)
-    assert client.post(link)["Location"] == "/welcome/"
+    assert client.post(link, {"password": "a long enough pass phrase"})["Location"] == "/welcome/"
     assert b"Create my first API key" in client.get("/welcome/").content
 
 
@@ -112,14 +112,29 @@ def test_jobs_full_page_and_htmx_fragment(client, me):
     assert b"doc.png" not in client.get("/jobs/?status=failed", HTTP_HX_REQUEST="true").content
 
 
-def test_a_running_row_polls_and_a_finished_row_does_not(client, me):
-    ticket = services.job_create(user=me, mode="ocr", filename="a.png", content_type="image/png", base_url="http://t/")
-    services.job_upload_receive(job_id=ticket.job.id, filename="a.png", data=png_bytes())
-    row = client.get(f"/jobs/{ticket.job.id}/row").content
-    assert b'hx-trigger="every 2s"' in row
-    assert b"<html" not in row
-    done = _completed_job(me)
-    assert b"hx-trigger" not in client.get(f"/jobs/{done.id}/row").content
+def test_the_list_polls_once_while_a_row_runs_and_stops_when_all_end(client, me):
+    running = []
+    for n in range(3):
+        ticket = services.job_create(user=me, mode="ocr", filename=f"a{n}.png", content_type="image/png",
+                                     base_url="http://t/")  # fmt: skip
+        services.job_upload_receive(job_id=ticket.job.id, filename=f"a{n}.png", data=png_bytes())
+        running.append(ticket.job.id)
+    page = client.get("/jobs/?mode=ocr").content.decode()
+    assert page.count('hx-trigger="every 2s"') == 1
+    assert 'id="job-table" hx-get="/jobs/?mode=ocr&amp;page=1" hx-trigger="every 2s"' in page
+    assert "every 2s" not in client.get(f"/jobs/{running[0]}/row").content.decode()
+    Job.objects.filter(pk__in=running).update(status=JobStatus.FAILED, error="x")
+    _completed_job(me)
+    assert "every 2s" not in client.get("/jobs/?mode=ocr", HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_a_history_restore_gets_the_whole_page_with_its_filters(client, me):
+    _completed_job(me)
+    restored = client.get("/jobs/?filename=doc&status=completed", HTTP_HX_REQUEST="true",
+                          HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()  # fmt: skip
+    assert "<html" in restored
+    assert 'name="filename" value="doc"' in restored
+    assert '<option value="completed" selected>' in restored
 
 
 def test_empty_state_says_what_to_do(client, me):

@@ -60,7 +60,8 @@ def test_cancelling_a_pending_job_gives_its_request_back_and_shows_cancelled(api
         job = _uploaded(user)
         assert job.status == JobStatus.QUEUED
     else:
-        job = Job.objects.get(pk=api.post(SIGN_URL).json()["job_id"])
+        response_ticket = api.post(SIGN_URL).json()
+        job = Job.objects.get(pk=response_ticket["job_id"])
     assert _used(user) == 1
     response = api.post(f"/api/v1/jobs/{job.id}/cancel")
     assert response.status_code == 200, response.content
@@ -68,6 +69,12 @@ def test_cancelling_a_pending_job_gives_its_request_back_and_shows_cancelled(api
     assert response["X-RateLimit-Remaining"] == "1000"
     assert _used(user) == 0
     assert api.get(f"/api/v1/results/{job.id}").json()["status"] == "cancelled"
+    if not uploaded:  # the file arriving later is refused, saying why, and stores nothing
+        put = urlsplit(response_ticket["upload_url"])
+        late = Client().generic("PUT", f"{put.path}?{put.query}", png_bytes(["Late"]), content_type="")
+        assert late.status_code == 409
+        assert "cancelled before its file arrived" in late.json()["detail"]
+        assert not default_storage.exists(f"uploads/{user.pk}/{job.id}/upload.png")
     listing = api.get("/api/v1/processing-jobs").json()
     assert [f["status"] for f in listing["files"]] == ["cancelled"]
     assert api.get("/api/v1/processing-jobs?status=failed").json()["total_count"] == 1  # counts cover all

@@ -179,3 +179,35 @@ def test_fetch_failures_are_openai_errors_and_spend_nothing(bearer, user, upload
     assert elapsed < 10  # bounds a hang only; the drip server would hold the call for 2,000 s
     assert _used(user) == 0
     assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["document_url", "image_url"])
+def test_the_mistral_dialect_fetches_non_ascii_urls_too(bearer, user, uploads, field_image, kind):
+    port, seen = uploads
+    url = f"http://127.0.0.1:{port}/uploads/cierre_peña.png"
+    body = {"model": sync.served_model(), "document": {"type": kind, kind: url}}
+    response = bearer.post("/v1/ocr", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    _lines_present(" ".join(page["markdown"] for page in response.json()["pages"]), field_image[1])
+    assert seen[-1] == "/uploads/cierre_pe%C3%B1a.png"
+    assert _used(user) == 1
+
+
+def test_the_mistral_dialect_gets_image_fetch_failed_in_its_format(bearer, user, settings):
+    settings.DEEPREAD_URL_FETCH_DEADLINE_S = 1.0
+    sock, stop = _dripping_server()
+    try:
+        body = {
+            "model": sync.served_model(),
+            "document": {"type": "document_url", "document_url": f"http://127.0.0.1:{sock.getsockname()[1]}/ñ.pdf"},
+        }
+        response = bearer.post("/v1/ocr", body, content_type="application/json")  # fmt: skip
+    finally:
+        stop.set()
+        sock.close()
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["object"] == "error"
+    assert error["code"] == "image_fetch_failed"
+    assert _used(user) == 0
+    assert Job.objects.count() == 0
