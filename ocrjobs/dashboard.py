@@ -32,6 +32,7 @@ from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
 from ocrjobs.outputs import FORMATS, output_prepare
 from ocrjobs.rendering import markdown_html
+from ocrjobs.search import job_text_search, snippet_html
 
 PAGE_SIZE = 25
 STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
@@ -98,6 +99,7 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             filename=filename,
             content_type=content_type,
             base_url=request.build_absolute_uri("/"),
+            force_ocr=request.POST.get("force_ocr") == "1",
         )
     except ApplicationError as exc:
         return JsonResponse({"error": exc.message}, status=exc.status_code)
@@ -120,6 +122,7 @@ def _filters(request: HttpRequest) -> dict:
         "mode": request.GET.get("mode", "").strip()[:64],
         "status": status if status in STATUSES else "",
         "filename": request.GET.get("filename", "").strip()[:200],
+        "q": request.GET.get("q", "").strip()[:200],
     }
 
 
@@ -133,8 +136,15 @@ def jobs(request: HttpRequest) -> HttpResponse:
         filename=filters["filename"] or None,
         status=filters["status"] or None,
     ).order_by("-created_at", "-pk")
+    snippets = {}
+    if filters["q"]:
+        hits = job_text_search(user=request.user, query=filters["q"])
+        snippets = {hit.job_id: snippet_html(hit.snippet) for hit in hits}
+        qs = qs.filter(pk__in=list(snippets))
     qs = qs.defer("prompt", "result_key", "upload_key")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for job in page.object_list:
+        job.snippet = snippets.get(job.pk, "")
     query = {k: v for k, v in filters.items() if v}
     running = any(not job.is_terminal for job in page.object_list)
     context = {

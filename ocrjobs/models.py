@@ -159,3 +159,14 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
 ]
+
+
+class JobText(models.Model):
+    """A completed job's recognised text, for search (ocrjobs.search). One row per job, deleted with it."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="search_text")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField()
+
+    def __str__(self) -> str:
+        return f"text of {self.job_id}"

@@ -51,6 +51,7 @@ from ocrjobs.filenames import (
 from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
+from ocrjobs.search import job_text_index
 from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
 
@@ -602,7 +603,7 @@ def job_complete(*, job: Job) -> Job:
         # Drawn on first request (job_artifact_prepare) and stored beside the result from then on.
         page["annotated_image"] = artifact_file_path(output_key=output_key, name=f"page-{page['page']}-annotated.png")
     _storage_put(result_key, json.dumps(document, ensure_ascii=False).encode())
-    Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
+    completed = Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
         status=JobStatus.COMPLETED,
         output_key=output_key,
         result_key=result_key,
@@ -613,6 +614,8 @@ def job_complete(*, job: Job) -> Job:
         updated_at=now,
         error="",
     )
+    if completed:
+        job_text_index(job_id=job.pk, owner_id=job.owner_id, text=document["extracted_text"])
     job.refresh_from_db()
     return job
 
