@@ -42,6 +42,16 @@ class SignupForm(forms.Form):
         return data
 
 
+class ConfirmForm(forms.Form):
+    """The sign-up confirmation page: the password chosen at sign-up (accounts.signup.user_confirm)."""
+
+    password = forms.CharField(
+        label="Password chosen at sign-up",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label="Key name", max_length=100, help_text="Where it is used, e.g. laptop or CI.")
     expires_on = forms.DateField(

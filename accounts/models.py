@@ -131,3 +131,17 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.window:%Y-%m-%d %H:%M:%S}: {self.hits}"
+
+
+class QuotaHold(models.Model):
+    """One request of the quota spent on a call that is still running in a web process (`POST /v1/ocr`). The call
+    deletes it when it ends (and refunds if it failed); a hold still here after `expires_at` belongs to a process
+    that died mid-call, and the scheduler's sweep gives the request back (`accounts.quota_holds`)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="quota_holds")
+    month = models.DateField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m} until {self.expires_at:%H:%M:%S}"

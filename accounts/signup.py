@@ -99,8 +99,25 @@ def user_from_link(*, uidb64: str, token: str) -> User | None:
     return user if confirmation_tokens.check_token(user, token) else None
 
 
-def user_confirm(*, user: User) -> User:
-    """Mark the account's address as confirmed (idempotent)."""
+CONFIRM_TRIES_PER_HOUR = 10
+
+
+def user_confirm(*, user: User, password: str) -> bool:
+    """Confirm the account's address when `password` is the one chosen at sign-up; True when confirmed.
+
+    The link alone proves the mailbox, not who signed up: someone may sign up with another person's address and
+    their own password. Asking for the sign-up password means only the person who signed up can confirm, so the
+    mailbox owner never ends up in an account whose password a stranger knows (the mail tells them to ignore it, and
+    a sign-up of their own with the address mails them a link to set their own password). At most
+    CONFIRM_TRIES_PER_HOUR tries per account an hour (a refused try changes nothing); False when over it or wrong.
+    """
+    from accounts.ratelimit import rate_hit
+
+    if not rate_hit(key=f"confirm:{user.pk}", limit=CONFIRM_TRIES_PER_HOUR, window_s=3600).allowed:
+        logger.warning("Confirmation of account %s refused: too many tries this hour", user.pk)
+        return False
+    if not user.check_password(password):
+        return False
     User.objects.filter(pk=user.pk).update(email_verified=True)
     user.email_verified = True
-    return user
+    return True

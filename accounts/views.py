@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.forms import ApiKeyForm, SignupForm
+from accounts.forms import ApiKeyForm, ConfirmForm, SignupForm
 from accounts.selectors import api_key_list, api_key_month_counts, quota_status, usage_by_mode, usage_daily
 from accounts.services import api_key_create, api_key_revoke
 from accounts.signup import user_confirm, user_from_link, user_sign_up
@@ -45,15 +45,20 @@ def signup_sent(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    """The link from the sign-up mail. GET asks (mail scanners fetch links), POST confirms and logs in."""
+    """The link from the sign-up mail. GET asks for the password chosen at sign-up (mail scanners fetch links, and
+    the link alone does not prove who signed up: accounts.signup.user_confirm); POST with it confirms and logs in."""
     user = user_from_link(uidb64=uidb64, token=token)
     if user is None:
         return render(request, "registration/signup_confirm.html", {"valid": False}, status=400)
-    if request.method == "GET":
-        return render(request, "registration/signup_confirm.html", {"valid": True, "email": user.email})
-    user_confirm(user=user)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect("welcome")
+    form = ConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if user_confirm(user=user, password=form.cleaned_data["password"]):
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("welcome")
+        form.add_error("password", "This is not the password chosen at sign-up (or there were too many tries).")
+    status = 400 if request.method == "POST" else 200
+    context = {"valid": True, "email": user.email, "form": form}
+    return render(request, "registration/signup_confirm.html", context, status=status)
 
 
 @login_required

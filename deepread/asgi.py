@@ -1,5 +1,6 @@
 """The ASGI application the web server runs (`deepread.webserver`): Django behind the body guard
-(`deepread.asgi_guard`), with the engine for `POST /v1/ocr` warmed when the process starts."""
+(`deepread.asgi_guard`) and the engine's admission control for `POST /v1/ocr` (`ocrjobs.admission`: a call with
+no room is refused on the event loop, before it gets a thread), with the engine warmed when the process starts."""
 
 import os
 
@@ -13,8 +14,11 @@ from deepread.asgi_guard import RequestBodyGuard
 from deepread.bodylimit import body_cap
 
 django_application = get_asgi_application()
+
+from ocrjobs.admission import EngineAdmission  # noqa: E402 - needs the apps loaded
+
 application = RequestBodyGuard(
-    django_application,
+    EngineAdmission(django_application),
     max_body_bytes=body_cap,  # each route's own cap (deepread/bodylimit.py), at most DEEPREAD_MAX_REQUEST_BYTES
     body_timeout_s=settings.DEEPREAD_BODY_TIMEOUT_S,
     min_rate=settings.DEEPREAD_BODY_MIN_RATE,

@@ -334,7 +334,13 @@ DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine whe
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
 )
-DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 30.0)
+# Admission for waiting callers (ocrjobs/admission.py): SYNC_CONCURRENCY calls run the engine per web process, at most
+# SYNC_QUEUE more wait for a slot, each at most SYNC_QUEUE_TIMEOUT_S; beyond that 503 engine_unavailable at once.
+DEEPREAD_SYNC_QUEUE = env_int("DEEPREAD_SYNC_QUEUE", 2 * DEEPREAD_SYNC_CONCURRENCY, minimum=0)
+DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 10.0)
+# A /v1/ocr call's hold on its spent request: released when the call ends; one still there after this long
+# belongs to a web process that died, and the scheduler's sweep refunds it (accounts/quota_holds.py).
+DEEPREAD_SYNC_HOLD_S = env_float("DEEPREAD_SYNC_HOLD_S", 900.0)
 DEEPREAD_SYNC_MAX_PAGES = env_int("DEEPREAD_SYNC_MAX_PAGES", 10, minimum=1)
 DEEPREAD_API_MAX_BODY_BYTES = env_int("DEEPREAD_API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DEEPREAD_SYNC_MAX_BODY_BYTES = env_int("DEEPREAD_SYNC_MAX_BODY_BYTES", 30 * 1024 * 1024, minimum=1024)
@@ -423,6 +429,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ocrjobs.control_apis.events_schema_hook",
+        "deepread.openapi_examples.add_examples",  # an example for every operation (after the others)
     ],
 }
 
@@ -437,6 +444,7 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {"task": "ocrjobs.tasks.jobs_sweep", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
+    "quota-holds-sweep": {"task": "accounts.tasks.quota_holds_sweep_task", "schedule": DEEPREAD_SWEEP_INTERVAL_S},
     "webhooks-sweep": {
         "task": "ocrjobs.tasks.webhooks_sweep",
         "schedule": DEEPREAD_WEBHOOK_SWEEP_S,

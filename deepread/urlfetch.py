@@ -242,6 +242,32 @@ class _Deadline:
     def error(self) -> DeadlinePassed:
         return DeadlinePassed(f"The image URL did not answer in full within {self.seconds:g} s.")
 
+    def bound(self, resolver: Resolver) -> Resolver:
+        """`resolver`, cut at the deadline: name resolution blocks in the C library, so it runs on a daemon thread
+        that is left to finish alone if the deadline passes first."""
+
+        def bounded(host: str, port: int) -> list[str]:
+            outcome: list = []
+
+            def run() -> None:
+                try:
+                    outcome.append((True, resolver(host, port)))
+                except BaseException as exc:  # handed to the caller's thread
+                    outcome.append((False, exc))
+
+            thread = threading.Thread(target=run, name="urlfetch-resolve", daemon=True)
+            thread.start()
+            thread.join(self.left())
+            if not outcome:
+                self.passed.set()
+                raise self.error()
+            ok, value = outcome[0]
+            if not ok:
+                raise value
+            return value
+
+        return bounded
+
     def guard(self, conn: http.client.HTTPConnection) -> threading.Timer:
         def cut() -> None:
             self.passed.set()
@@ -315,7 +341,11 @@ def _fetch(
     for _ in range(max_redirects + 1):
         target = encode_url(url)
         addresses = checked_addresses(
-            target.host, target.port, allow_private=allow_private, resolver=resolver, is_allowed=is_allowed
+            target.host,
+            target.port,
+            allow_private=allow_private,
+            resolver=deadline.bound(resolver),
+            is_allowed=is_allowed,
         )
         connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
         left = deadline.left()

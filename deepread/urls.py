@@ -11,7 +11,7 @@ from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocrjobs import apis as job_apis
-from ocrjobs import control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
 from ocrjobs import views as storage_views
 
 api_v1 = [
@@ -90,7 +90,9 @@ urlpatterns = [
     path("usage/", account_views.usage, name="usage"),
     path("upload/", dashboard.upload, name="upload"),
     path("upload/ticket", dashboard.upload_ticket, name="upload-ticket"),
+    path("upload/duplicates", dashboard_uploads.upload_duplicates, name="upload-duplicates"),
     path("jobs/", dashboard.jobs, name="jobs"),
+    path("jobs/actions", bulk_dashboard.jobs_bulk, name="jobs-bulk"),
     path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/row", dashboard.job_row, name="job-row"),
     path("jobs/<uuid:job_id>/state", dashboard_uploads.job_state, name="job-state"),

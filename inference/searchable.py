@@ -215,7 +215,8 @@ def searchable_pdf(
 ) -> bytes:
     """The searchable PDF of an upload (`data`, as `info` describes it) and its result `pages` (the result
     document's `pages`: `page`, `width`, `height`, `blocks`). A PDF keeps its own pages; an image becomes a page of
-    its pixels at its own resolution (or IMAGE_DPI). Returns the PDF's bytes."""
+    its pixels at its own resolution (or IMAGE_DPI). A page answered from its own text layer (`source:
+    "text_layer"`) gets no second layer. Returns the PDF's bytes."""
     by_number = {p["page"]: p for p in pages}
     targets = []
     with PDFIUM_LOCK:
@@ -238,7 +239,7 @@ def searchable_pdf(
         try:
             for number, page in targets:
                 result = by_number.get(number)
-                if result:
+                if result and result.get("source") != "text_layer":  # that page's own text is already there
                     size = (int(result["width"]), int(result["height"]))
                     for word in page_words(result):
                         _add_word(out, page, fonts, word, size)

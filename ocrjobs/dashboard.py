@@ -99,6 +99,7 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             filename=filename,
             content_type=content_type,
             base_url=request.build_absolute_uri("/"),
+            force_ocr=request.POST.get("force_ocr") == "1",
         )
     except ApplicationError as exc:
         return JsonResponse({"error": exc.message}, status=exc.status_code)

@@ -145,6 +145,10 @@ ERROR = inline_serializer(
     },
 )
 ERRORS = {status: OpenApiResponse(ERROR) for status in (400, 401, 403, 404, 413, 415, 429, 500, 503)}
+# /v1/ocr answers errors in the dialect of the body: OpenAI's, or Mistral's for a `document` body.
+OCR_ERROR = PolymorphicProxySerializer(
+    "OcrError", serializers=[ERROR, mistral_schema.MISTRAL_ERROR], resource_type_field_name=None
+)
 OCR_EXAMPLES = [
     OpenApiExample(
         "OpenAI-style: an image by URL",
@@ -226,9 +230,7 @@ class OcrApi(OpenAIStyleView):
                 serializers=[OutputSerializer, mistral_schema.MistralOcrResponseSerializer],
                 resource_type_field_name=None,
             ),
-            **ERRORS,
-            409: OpenApiResponse(ERROR),
-            422: OpenApiResponse(ERROR),
+            **{status: OpenApiResponse(OCR_ERROR) for status in (*ERRORS, 409, 422)},
         },
         parameters=[
             OpenApiParameter(

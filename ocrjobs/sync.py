@@ -1,21 +1,26 @@
 """The synchronous OCR service behind `POST /v1/ocr` (API.md §2).
 
-It runs the engine in the web process's request path rather than handing the page to a worker and waiting:
-- with vLLM the call is I/O (an HTTP request to the GPU server), so a gunicorn thread waiting on it blocks no other
-  request, and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
-- with the CPU engine, OCR is CPU work: a per-process bound (`DEEPREAD_SYNC_CONCURRENCY`, default 1) keeps it
-  from taking every thread, and a request that cannot get a slot in time gets a 503 with Retry-After.
-The engine is loaded in the background when the web process starts (`warm_in_background`); until it is ready, calls
-get `engine_unavailable` (503) with Retry-After rather than waiting behind the load.
+The caller waits, so the call is not a job; where its engine work runs depends on the engine:
+- with vLLM the call is I/O (an HTTP request to the GPU server): it runs on the request's thread (waiting holds no
+  CPU), and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
+- with the CPU engine, OCR is CPU work: it runs in engine processes owned by this web process
+  (`inference.procpool`), never on the threads or under the GIL that serve pages.
+Admission (`ocrjobs.admission`): `DEEPREAD_SYNC_CONCURRENCY` calls run at once per web process, a short bounded
+queue waits, and anything beyond is refused at once with 503 `engine_unavailable` and Retry-After (under ASGI,
+before the request gets a thread). The engine is loaded in the background when the web process starts
+(`warm_in_background`); until it is ready, calls get 503 with Retry-After rather than waiting behind the load.
 
-Order of work: every check on the request and the image first, then one request of the quota, then the engine; an
-engine failure gives the request back. Refused input spends nothing.
+Order of work: every check on the request and the image first, then a slot, then one request of the quota (with a
+hold, `accounts.quota_holds`), then the engine. An engine failure, or an engine process that dies, gives the request
+back at once; a web process that dies mid-call leaves the hold, which the scheduler's sweep refunds. Refused input
+spends nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 import time
 import uuid
@@ -28,13 +33,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.quota import QuotaStatus, month_start
-from accounts.services import quota_consume, quota_refund, quota_require
+from accounts.quota import QuotaStatus
+from accounts.quota_holds import quota_hold_create, quota_hold_release
+from accounts.services import quota_consume, quota_require
 from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
 from inference.annotate import annotate_png
 from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
-from inference.documents import DocumentInfo, InputError, PageImage, inspect_document, iter_pages
+from inference.documents import DocumentInfo, InputError, PageImage, inspect_document
+from inference.oneshot import recognize_pages
+from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
+from ocrjobs.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
 from ocrjobs.pages import parse_pages, select_pages
 from ocrjobs.services import check_mode_servable, engine_options
 from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
@@ -101,36 +110,63 @@ def resolve_model(name: str | None) -> str:
 
 
 # --- the engine, loaded once per web process ----------------------------------------------------------------------
+class InThreadRunner:
+    """The engine called on the request's own thread: for vLLM, where a call is an HTTP request to the GPU server
+    (waiting on it holds no CPU), and for tests that hold an engine with an event."""
+
+    ready = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> list[tuple[PageImage, PageResult]]:
+        return recognize_pages(self.engine, data, info, spec, **kwargs)
+
+
 _state_lock = threading.Lock()
 _loader: threading.Thread | None = None
-_engine: Engine | None = None
+_runner: InThreadRunner | EngineProcessPool | None = None
 _load_error: str | None = None
-_slots: threading.BoundedSemaphore | None = None
 
 
 def _sync_engine_options() -> dict[str, object]:
     options = engine_options()
     if settings.DEEPREAD_ENGINE == "vllm":
         options["retries"] = min(1, settings.DEEPREAD_VLLM_RETRIES)  # a caller is waiting: fail fast, say 503
+    else:
+        # Each engine process gets the cores it would have as one process of the worker pool.
+        options["threads"] = max(1, (os.cpu_count() or 1) // max(1, settings.DEEPREAD_SYNC_CONCURRENCY))
     return options
 
 
 def _load() -> None:
-    global _engine, _load_error
+    global _runner, _load_error
     try:
-        engine = get_engine(settings.DEEPREAD_ENGINE, **_sync_engine_options())
+        if settings.DEEPREAD_ENGINE == "vllm":
+            runner: InThreadRunner | EngineProcessPool = InThreadRunner(
+                get_engine(settings.DEEPREAD_ENGINE, **_sync_engine_options())
+            )
+        else:
+            # CPU work for a waiting caller runs in engine processes owned by this web process, never on the
+            # threads (or under the GIL) that serve pages.
+            runner = EngineProcessPool(
+                settings.DEEPREAD_ENGINE, _sync_engine_options(), size=settings.DEEPREAD_SYNC_CONCURRENCY
+            )
+            runner.start()
+            if not runner.wait_ready(timeout=300):
+                raise EngineError(runner.load_error() or "The engine process did not start.")
     except Exception as exc:
         logger.exception("Could not load the %s engine", settings.DEEPREAD_ENGINE)
         _load_error = str(exc) or type(exc).__name__
         return
-    _engine = engine
+    _runner = runner
 
 
 def warm_in_background() -> None:
     """Start loading the engine without blocking start-up (web processes call this once)."""
     global _loader
     with _state_lock:
-        if _engine is None and (_loader is None or not _loader.is_alive()):
+        if _runner is None and (_loader is None or not _loader.is_alive()):
             _loader = threading.Thread(target=_load, name="engine-loader", daemon=True)
             _loader.start()
 
@@ -139,12 +175,12 @@ def wait_until_loaded(timeout: float = 120.0) -> bool:
     warm_in_background()
     if _loader is not None:
         _loader.join(timeout)
-    return _engine is not None
+    return _runner is not None
 
 
-def _ready_engine() -> Engine:
-    if _engine is not None:
-        return _engine
+def _ready_runner() -> InThreadRunner | EngineProcessPool:
+    if _runner is not None:
+        return _runner
     warm_in_background()
     raise OcrError(
         503,
@@ -155,12 +191,14 @@ def _ready_engine() -> Engine:
     )
 
 
-def _slot() -> threading.BoundedSemaphore:
-    global _slots
-    with _state_lock:
-        if _slots is None:
-            _slots = threading.BoundedSemaphore(settings.DEEPREAD_SYNC_CONCURRENCY)
-        return _slots
+def _busy() -> OcrError:
+    return OcrError(
+        503,
+        "engine_unavailable",
+        "The OCR engine is busy; retry shortly.",
+        kind="server_error",
+        retry_after=BUSY_RETRY_AFTER_S,
+    )
 
 
 # --- the call -----------------------------------------------------------------------------------------------------
@@ -230,46 +268,46 @@ def ocr_pages(
     Raises OcrError: 403 quota, 503 engine loading or busy, 400 unreadable pixels, 500 engine error."""
     now = timezone.now()
     try:
-        if _engine is None:
+        if _runner is None:
             quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
-        engine = _ready_engine()
-        with transaction.atomic():
-            quota = quota_consume(user=user, now=now)
+        runner = _ready_runner()
     except QuotaExceeded as exc:
         raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
     try:
-        _run(engine, spec, data, info, on_page=on_page, skip=skip, param=param)
-    except BaseException:
-        quota_refund(user_id=user.pk, month=month_start(now))
-        raise
+        with engine_gate().admitted_call():  # a slot first, so a busy engine spends nothing
+            try:
+                with transaction.atomic():
+                    quota = quota_consume(user=user, now=now)
+                    hold = quota_hold_create(user=user, now=now)
+            except QuotaExceeded as exc:
+                raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
+            try:
+                _run(runner, spec, data, info, on_page=on_page, skip=skip, param=param)
+            except BaseException:
+                quota_hold_release(hold_id=hold.pk, refund=True)
+                raise
+            quota_hold_release(hold_id=hold.pk, refund=False)
+    except EngineBusy:
+        raise _busy() from None
     return quota
 
 
-def _run(engine: Engine, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: PageCallback,
+def _run(runner, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: PageCallback,
          skip: frozenset[int], param: str) -> None:  # fmt: skip
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
-        raise OcrError(
-            503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error", retry_after=2
-        )
     try:
-        pages = iter_pages(
-            data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+        pages = runner.run(
+            data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
         )
-        for page in pages:
-            try:
-                result = engine.recognize(page.image, spec, source=page.source)
-            except InputUnreadable as exc:
-                raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
-            except EngineError as exc:
-                if exc.retryable:
-                    raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
-                raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
-            on_page(page, result)
+    except InputUnreadable as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+    except EngineError as exc:
+        if exc.retryable:
+            raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
+        raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
     except InputError as exc:
         raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
-    finally:
-        slots.release()
+    for page, result in pages:
+        on_page(page, result)
 
 
 @dataclass(frozen=True)
@@ -296,19 +334,21 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
         info = inspect_document(
             data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
         )
-        page = next(iter_pages(data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS))
     except InputError as exc:
         raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    engine = _ready_engine()
-    slots = _slot()
-    if not slots.acquire(timeout=settings.DEEPREAD_SYNC_QUEUE_TIMEOUT_S):
-        raise OcrError(503, "engine_unavailable", "The OCR engine is busy; retry shortly.", kind="server_error")
+    runner = _ready_runner()
     try:
-        result = engine.recognize(page.image, spec, source=page.source)
+        with engine_gate().admitted_call():
+            pages = runner.run(
+                data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=1
+            )
+    except EngineBusy:
+        raise _busy() from None
+    except InputError as exc:
+        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
     except EngineError as exc:
         raise OcrError(503, "engine_unavailable", exc.message, kind="server_error") from exc
-    finally:
-        slots.release()
+    ((page, result),) = pages
     note = ""
     if settings.DEEPREAD_ENGINE != "vllm":
         note = (
@@ -319,7 +359,7 @@ def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
         text=result.text,
         blocks=result.blocks,
         annotated_png=annotate_png(page.image, result.blocks),
-        model=engine.model_name,
+        model=served_model(),
         usage=result.usage,
         note=note,
     )

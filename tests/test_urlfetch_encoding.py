@@ -287,3 +287,19 @@ def test_refused_unresolvable_and_closed_all_say_the_same_thing_without_addresse
     for _code, message in messages.values():
         for address in ("10.20.30.40", "→", "127.0.0.1", "fd00"):
             assert address not in message
+
+
+def test_the_deadline_cuts_a_name_resolution_that_hangs():
+    release = threading.Event()
+
+    def resolver(host, port):
+        release.wait(30)  # a DNS server that never answers
+        return ["127.0.0.1"]
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(urlfetch.DeadlinePassed):
+            _get("http://slow-dns.example/a.png", resolver=resolver, deadline_s=0.5)
+        assert time.monotonic() - started < 5  # bounds a hang only: without the deadline it waits 30 s
+    finally:
+        release.set()

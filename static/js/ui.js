@@ -132,8 +132,40 @@
     });
   });
 
+  // --- the job list: pick rows, one bar of actions for them; a count that says how many --------------------------
+  function initBulk(form) {
+    const all = form.querySelector("[data-pick-all]");
+    function boxes() { return Array.from(form.querySelectorAll("input[name=ids]")); }
+    function refresh() {
+      const picked = boxes().filter(function (b) { return b.checked; }).length;
+      form.querySelector("#bulk-count").textContent = picked + " selected";
+      form.querySelectorAll("[data-bulk]").forEach(function (b) { b.disabled = picked === 0; });
+      if (all) {
+        all.checked = picked > 0 && picked === boxes().length;
+        all.indeterminate = picked > 0 && picked < boxes().length;
+      }
+    }
+    form.addEventListener("change", function (event) {
+      if (event.target === all) boxes().forEach(function (b) { b.checked = all.checked; });
+      refresh();
+    });
+    form.addEventListener("submit", function () {
+      // back to the list as it is now (filters pushed into the address by htmx), not as it was first served
+      form.querySelector("input[name=next]").value = window.location.pathname + window.location.search;
+    });
+    document.body.addEventListener("htmx:afterSettle", refresh);
+    refresh();
+  }
+  // a button that needs a confirmation (a delete); the answer is asked before the form goes
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+
   function init(root) {
     localTimes(root);
+    const bulk = root.querySelector("#bulk-form");
+    if (bulk) initBulk(bulk);
     initZoom(root);
     const editor = root.querySelector("#mode-form");
     if (editor) initEditor(editor);

@@ -86,18 +86,73 @@ def test_a_new_account_logs_in_only_after_its_link_is_opened(client, db, on_comm
     link = LINK.search(mail.outbox[0].body).group(1)
     assert b"Confirm and log in" in client.get(link).content  # a GET (a mail scanner's) changes nothing
     assert not User.objects.get(pk=user.pk).email_verified
-    assert client.post(link)["Location"] == "/welcome/"
+    assert client.post(link, {"password": PASSWORD})["Location"] == "/welcome/"
     assert _logged_in(client)
     assert User.objects.get(pk=user.pk).email_verified
-    assert Client().post(link).status_code == 400  # used once
+    assert Client().post(link, {"password": PASSWORD}).status_code == 400  # used once
 
 
 def test_a_forged_confirmation_link_is_refused(client, db):
     user = UserFactory(email_verified=False)
-    response = client.post(f"/accounts/confirm/{user.pk}/abc-123/")
+    response = client.post(f"/accounts/confirm/{user.pk}/abc-123/", {"password": "correct horse battery staple"})
     assert response.status_code == 400
     assert not _logged_in(client)
     assert not User.objects.get(pk=user.pk).email_verified
+
+
+def test_a_stranger_who_signs_up_with_my_address_cannot_hand_me_an_account_whose_password_they_know(db, on_commit):
+    """The issue 11 follow-up: the attacker signs up with the victim's address and their own password; the victim
+    opens the mailed link. Without the sign-up password nothing is confirmed and nobody is logged in; the victim
+    gets an account of their own only through a link that sets their own password, and the attacker's stops working.
+    """
+    attacker, victim = Client(), Client()
+    with on_commit():
+        _sign_up(attacker, "victim@example.com", OTHER)
+    user = User.objects.get(email="victim@example.com")
+    (message,) = mail.outbox
+    assert "If you did not sign up, ignore this message" in message.body
+    link = LINK.search(message.body).group(1)
+    page = victim.get(link)
+    assert b"password you chose" in page.content
+    assert b'name="password"' in page.content
+    for data in ({}, {"password": ""}, {"password": "a guess of the victim"}, {"password": PASSWORD}):
+        refused = victim.post(link, data)
+        assert refused.status_code == 400
+        assert not _logged_in(victim)
+        user.refresh_from_db()
+        assert not user.email_verified
+        assert user.check_password(OTHER)
+    assert b"not the password chosen at sign-up" in refused.content
+    # The victim signs up with the address: no enumeration (the same answer), a link to set their own password.
+    with on_commit():
+        again = _sign_up(victim, "victim@example.com", PASSWORD)
+    assert again["Location"] == "/accounts/signup/sent/"
+    reset = LINK.search(mail.outbox[1].body).group(1)
+    assert reset.startswith("/accounts/reset/")
+    form_url = victim.get(reset)["Location"]
+    victim.post(form_url, {"new_password1": PASSWORD, "new_password2": PASSWORD})
+    user.refresh_from_db()
+    assert user.email_verified
+    assert user.check_password(PASSWORD)
+    assert not user.check_password(OTHER)
+    # The attacker's link is dead and their password no longer logs in.
+    assert attacker.post(link, {"password": OTHER}).status_code == 400
+    assert not _logged_in(attacker)
+    assert attacker.post("/accounts/login/", {"username": "victim@example.com", "password": OTHER}).status_code == 200
+    assert not _logged_in(attacker)
+    assert User.objects.count() == 1
+
+
+def test_confirmation_tries_are_limited_per_account(client, db, on_commit):
+    with on_commit():
+        _sign_up(client, "slow@example.com")
+    link = LINK.search(mail.outbox[0].body).group(1)
+    for _ in range(10):
+        assert client.post(link, {"password": "wrong wrong wrong"}).status_code == 400
+    # Over the limit even the right password is refused, and nothing changes.
+    assert client.post(link, {"password": PASSWORD}).status_code == 400
+    assert not _logged_in(client)
+    assert not User.objects.get(email="slow@example.com").email_verified
 
 
 @pytest.mark.django_db(transaction=True)

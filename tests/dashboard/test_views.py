@@ -88,7 +88,7 @@ def test_sign_up_starts_a_trial_and_offers_the_first_key(client, mailoutbox, dja
     assert user.tier == Tier.TRIAL
     (mail,) = mailoutbox
     link = re.search(r"http://testserver(/accounts/confirm/\S+)", mail.body).group(1)
-    assert client.post(link)["Location"] == "/welcome/"
+    assert client.post(link, {"password": "a long enough pass phrase"})["Location"] == "/welcome/"
     assert b"Create my first API key" in client.get("/welcome/").content
 
 

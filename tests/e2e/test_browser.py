@@ -51,7 +51,8 @@ def page(browser):
 
 
 def sign_up(page, stack, email: str) -> None:
-    """Sign up, open the confirmation link the stack mailed (var/mail/), confirm: logged in on the welcome page."""
+    """Sign up, open the confirmation link the stack mailed (var/mail/), confirm with the sign-up password: logged in
+    on the welcome page."""
     base = stack.base_url
     page.goto(f"{base}/accounts/signup/")
     page.get_by_label("E-mail address").fill(email)
@@ -60,6 +61,7 @@ def sign_up(page, stack, email: str) -> None:
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(f"{base}/accounts/signup/sent/")
     page.goto(base + link_to(stack.var, email))
+    page.get_by_label("Password chosen at sign-up").fill(PASSWORD)
     page.get_by_role("button", name="Confirm and log in").click()
     page.wait_for_url(f"{base}/welcome/")
 

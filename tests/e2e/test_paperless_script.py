@@ -42,8 +42,9 @@ def test_an_image_is_left_to_paperless_and_a_bad_key_fails_loudly(vllm_service, 
     image.write_bytes(png_bytes(["x"]))
     assert _run(vllm_service, image, "wrong").returncode == 0
     assert image.read_bytes() == png_bytes(["x"])
-    pdf = tmp_path / "doc.pdf"
-    pdf.write_bytes(pdf_bytes([["x"]]))
+    pdf, original = tmp_path / "doc.pdf", pdf_bytes([["x"]])
+    pdf.write_bytes(original)
     failed = _run(vllm_service, pdf, "dr_wrong")
     assert failed.returncode != 0
-    assert pdf.read_bytes() == pdf_bytes([["x"]])
+    assert "DeepRead answered 401" in failed.stderr
+    assert pdf.read_bytes() == original  # paperless keeps its file

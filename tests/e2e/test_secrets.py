@@ -51,7 +51,11 @@ def test_no_secret_in_logs_error_bodies_or_the_schema(tmp_path):
             timeout=10,
         ))  # fmt: skip
         confirm = f"{base}{link_to(stack.var, 'leak@example.com')}"
-        seen(browser.post(confirm, data={"csrfmiddlewaretoken": _csrf(browser, confirm)}, timeout=10))
+        seen(
+            browser.post(
+                confirm, data={"csrfmiddlewaretoken": _csrf(browser, confirm), "password": PASSWORD}, timeout=10
+            )
+        )
         session_cookie = browser.cookies.get("sessionid")
         assert session_cookie
         created = browser.post(

@@ -149,11 +149,6 @@ def _node_modules() -> Path:
     return modules
 
 
-@pytest.mark.xfail(
-    reason="gunicorn closes idle keep-alive connections after 2 s and Node's agent reuses them (socket hang up); "
-    "the front-server change of issue 13 fixes it",
-    strict=False,
-)
 def test_the_node_program_processes_an_image(service, tmp_path, document_png):
     modules = _node_modules()
     key = service.new_key("seed-node@example.com")

@@ -172,8 +172,9 @@ def test_a_job_whose_server_refuses_it_fails_with_the_reason_and_is_refunded(vll
     fake_vllm_server.faults.extend([400])
     usage_before = requests.get(f"{vllm_service.base_url}/api/v1/ocr-modes", headers=headers, timeout=10)
     used_before = int(usage_before.headers["X-RateLimit-Remaining"])
+    # A page this account has not sent before: an identical one would reuse its earlier result (no request).
     job_id = _submit(
-        vllm_service, headers, mode="ocr", filename="refused.png", data=_page_png(), content_type="image/png"
+        vllm_service, headers, mode="ocr", filename="refused.png", data=_page_png(width=1990), content_type="image/png"
     )
     body = vllm_service.wait_result(headers, job_id)
     assert body["status"] == "failed"

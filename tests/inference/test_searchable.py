@@ -159,3 +159,14 @@ def test_hocr_has_every_word_with_its_box():
     words = root.findall(".//h:span[@class='ocrx_word']", ns)
     assert [w.text for w in words] == ["a", "<3", "&", "c"]
     assert words[0].get("title") == "bbox 0 0 11 10"
+
+
+def test_a_born_digital_page_answered_from_its_text_layer_gets_no_second_layer():
+    from tests.pdfgen import PROSE, build_pdf
+
+    data = build_pdf([("digital", PROSE), ("scan", ["Scanned page"])])
+    pages = _result_pages(data, [PROSE, ["Scanned page"]])
+    pages[0]["source"] = "text_layer"
+    pdf = pdfium.PdfDocument(searchable_pdf(data, inspect_document(data, **LIMITS), pages, dpi=144, max_pixels=10**8))
+    assert pdf[0].get_textpage().get_text_range().split() == " ".join(PROSE).split()  # once, not twice
+    assert pdf[1].get_textpage().get_text_range().split() == ["Scanned", "page"]

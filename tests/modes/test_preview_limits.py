@@ -30,7 +30,9 @@ SPEC = BUILTIN_MODES["document"]
 def engine(fake_vllm, monkeypatch, settings):
     """The preview's engine: the real vLLM client against the fake server, which counts what reached it."""
     settings.DEEPREAD_ENGINE = "vllm"
-    monkeypatch.setattr(sync, "_engine", VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+    monkeypatch.setattr(
+        sync, "_runner", sync.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+    )
     return fake_vllm
 
 

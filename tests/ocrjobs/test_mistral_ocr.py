@@ -116,7 +116,9 @@ def test_figures_are_cropped_with_their_corners_on_the_gpu_engine(bearer, user, 
     from inference.vllm_engine import VllmEngine
 
     settings.DEEPREAD_ENGINE = "vllm"
-    monkeypatch.setattr(sync, "_engine", VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+    monkeypatch.setattr(
+        sync, "_runner", sync.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+    )
     image = Image.new("RGB", (1000, 1000), "white")
     body = {"model": "deepseek-ocr", "document": {"type": "image_url", "image_url": _data_uri(encode(image))},
             "include_image_base64": True, "table_format": "html"}  # fmt: skip

@@ -245,7 +245,7 @@ def test_burst_limit_is_429_rate_limit_exceeded(bearer, settings):
 
 
 def test_while_the_engine_loads_it_answers_503_with_retry_after_and_spends_nothing(bearer, user, monkeypatch):
-    monkeypatch.setattr(sync, "_engine", None)
+    monkeypatch.setattr(sync, "_runner", None)
     monkeypatch.setattr(sync, "warm_in_background", lambda: None)
     response = _post(bearer, {"image": B64, "image_type": "base64"})
     assert response.status_code == 503

@@ -120,7 +120,8 @@ def test_the_viewer_serves_hostile_output_inert_in_every_mode(client, me, hostil
 def test_the_mode_preview_serves_hostile_output_inert(client, me, hostile_vllm, monkeypatch, mode):
     from inference.vllm_engine import VllmEngine
 
-    monkeypatch.setattr(sync, "_engine", VllmEngine(base_urls=[hostile_vllm.base_url], backoff_s=0.01))
+    engine = VllmEngine(base_urls=[hostile_vllm.base_url], backoff_s=0.01)
+    monkeypatch.setattr(sync, "_runner", sync.InThreadRunner(engine))
     spec = BUILTIN_MODES[mode]
     response = client.post(
         "/modes/preview",

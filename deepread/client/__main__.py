@@ -1,0 +1,3 @@
+from deepread.client.cli import main
+
+main()
