@@ -6,7 +6,8 @@ connections open (headers one line every 2 s, bodies one byte every 2 s: tests/s
 At the end it waits for every submitted job and prints: jobs submitted / completed / failed, the requests counted
 against the quota (each job once), page rows against pages (each page once), the jobs that were taken over and how
 long each kill took to recover (the kill to the completion of the jobs it interrupted), the supervisor's restarts,
-the log-in page's p50/p99 during the run, and the RSS of the web and worker process trees every `--sample-s`.
+the log-in page's p50/p99 during the run, and the RSS of the web and worker process trees every `--sample-s` (the
+worker's tree is a new one after each kill of its main process).
 
     .venv/bin/python bench/soak_kill.py [--minutes 10] [--kill-every-s 120] [--clients 3] [--slow-headers 10]
 """
@@ -19,12 +20,14 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -89,8 +92,14 @@ def main() -> None:
         assert time.time() < deadline, (var / "run.log").read_text()[-3000:]
         time.sleep(0.5)
 
-    png = encode(render_lines(["Soak test page", "Total 12.50 EUR"]))
-    pdf = pdf_bytes([["Soak page one"], ["Soak page two"], ["Soak page three"]])
+    def document(is_pdf: bool) -> bytes:
+        """A document of its own for every job: identical bytes would be answered from the first one's result
+        (the duplicate shortcut) without any recognition, and nothing would be in flight to kill."""
+        tag = uuid.uuid4().hex[:12]
+        if is_pdf:
+            return pdf_bytes([[f"Soak {tag} page {n}", "Total 12.50 EUR"] for n in (1, 2, 3)])
+        return encode(render_lines([f"Soak test page {tag}", "Total 12.50 EUR"]))
+
     submitted: dict[str, int] = {}  # job id -> pages
     errors: list[str] = []
     login_ms: list[float] = []
@@ -107,7 +116,7 @@ def main() -> None:
                 ticket.raise_for_status()
                 body = ticket.json()
                 ctype = "application/pdf" if is_pdf else "image/png"
-                put = requests.put(body["upload_url"], data=pdf if is_pdf else png, headers={"Content-Type": ctype},
+                put = requests.put(body["upload_url"], data=document(is_pdf), headers={"Content-Type": ctype},
                                    timeout=60)  # fmt: skip
                 put.raise_for_status()
             except requests.RequestException as exc:
@@ -142,12 +151,11 @@ def main() -> None:
             stopping.wait(1)
 
     def processing() -> dict[str, int]:
-        """Processing jobs -> the pid holding each one's lease (`host:pid:token`)."""
-        out = _manage(env, "shell", "--no-imports", "-c",
-                      "from ocrjobs.models import Job; print(*(f'{pk}={owner}' for pk, owner in "
-                      "Job.objects.filter(status='processing').values_list('pk', 'lease_owner')))")  # fmt: skip
-        held = dict(item.split("=", 1) for item in out.split())
-        return {job: int(owner.split(":")[1]) for job, owner in held.items() if owner.count(":") == 2}
+        """Processing jobs -> the pid holding each one's lease (`host:pid:token`), read straight from SQLite so the
+        kill follows at once (a `manage.py shell` takes seconds, long enough for a short job to finish)."""
+        with sqlite3.connect(var / "deepread.sqlite3", timeout=30) as db:
+            rows = db.execute("SELECT id, lease_owner FROM ocrjobs_job WHERE status = 'processing'").fetchall()
+        return {str(uuid.UUID(job)): int(owner.split(":")[1]) for job, owner in rows if owner.count(":") == 2}
 
     kills: list[dict] = []
     samples: list[tuple[float, float, float]] = []
@@ -195,7 +203,8 @@ def main() -> None:
         "('completed','failed','processing','queued')}, 'pages': JobPage.objects.filter(job__in=jobs).count(), "
         "'page_count': sum(j.page_count or 0 for j in jobs), 'used': sum(M.objects.values_list('used', flat=True)), "
         "'taken_over': jobs.filter(attempts__gt=1).count(), "
-        "'finished': {str(j.pk): j.finished_at.timestamp() for j in jobs if j.finished_at}}))"
+        "'finished': {str(j.pk): j.finished_at.timestamp() for j in jobs if j.finished_at}, "
+        "'started': {str(j.pk): j.started_at.timestamp() for j in jobs if j.started_at}}))"
     )
     while True:
         figures = json.loads(_manage(env, "shell", "--no-imports", "-c", code))
@@ -209,6 +218,9 @@ def main() -> None:
     for kill in kills:
         ends = [figures["finished"].get(job) for job in kill["jobs"]]
         kill["recovered_s"] = max((e - kill["killed"] for e in ends if e), default=float("nan"))
+        # started_at is the last claim: the takeover, when the job had not finished before the kill
+        starts = [figures["started"].get(job) for job in kill["jobs"]]
+        kill["resumed_s"] = max((s - kill["killed"] for s in starts if s and s > kill["killed"]), default=float("nan"))
 
     print(f"soak_kill {dt.date.today().isoformat()}: {args.minutes:g} min on the embedded defaults (scripts/run.py), "
           f"a worker process SIGKILLed every {args.kill_every_s:g} s, {args.clients} clients, "
@@ -221,7 +233,8 @@ def main() -> None:
           f"{figures['page_count']} pages   jobs taken over after a kill {figures['taken_over']}")  # fmt: skip
     for kill in kills:
         print(f"  kill at {kill['at']:.0f} s: worker {kill['victim']} holding {len(kill['jobs'])} job(s), "
-              f"all completed {kill['recovered_s']:.1f} s after the kill")  # fmt: skip
+              f"resumed (taken over) {kill['resumed_s']:.1f} s and all completed {kill['recovered_s']:.1f} s after "
+              "the kill")  # fmt: skip
     print(f"  supervisor restarts {restarts}   slow connections cut by the server {slow_cut}   errors {len(errors)}"
           + (f" (first: {errors[:3]})" if errors else ""))  # fmt: skip
     if login_ms:

@@ -90,6 +90,7 @@ urlpatterns = [
     path("usage/", account_views.usage, name="usage"),
     path("upload/", dashboard.upload, name="upload"),
     path("upload/ticket", dashboard.upload_ticket, name="upload-ticket"),
+    path("upload/duplicates", dashboard_uploads.upload_duplicates, name="upload-duplicates"),
     path("jobs/", dashboard.jobs, name="jobs"),
     path("jobs/actions", bulk_dashboard.jobs_bulk, name="jobs-bulk"),
     path("jobs/<uuid:job_id>/", dashboard.job_detail, name="job-detail"),

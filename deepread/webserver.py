@@ -101,11 +101,13 @@ class GuardedH11Protocol(H11Protocol):
         the application is told the body ended (short of its `Content-Length`, which `deepread.asgi_guard`
         refuses with `400`), and the connection stays open for that answer instead of closing unanswered."""
         cycle = self.cycle
-        if cycle is not None and not cycle.response_complete and self.conn.their_state is h11.SEND_BODY:
-            cycle.more_body = False
-            cycle.message_event.set()
-            return True
-        return None
+        if cycle is None or cycle.response_complete or self.conn.their_state is not h11.SEND_BODY:
+            return None
+        if not any(name.lower() == b"content-length" for name, _ in cycle.scope.get("headers", ())):
+            return None  # a chunked body cut off cannot be told from a whole one here: close, as before
+        cycle.more_body = False
+        cycle.message_event.set()
+        return True
 
     def _awaiting_request(self) -> bool:
         return self.conn.their_state is h11.IDLE and (self.cycle is None or self.cycle.response_complete)

@@ -100,6 +100,23 @@ def _page_objects(page) -> tuple[int, int, float]:
     return visible, invisible, largest
 
 
+#: Annotations that only link or pop up draw nothing a reader reads; every other kind (form fields, free text,
+#: stamps, ink) is drawn over the page and its text is not in the page's text layer.
+_SILENT_ANNOTATIONS = frozenset({pdfium_c.FPDF_ANNOT_LINK, pdfium_c.FPDF_ANNOT_POPUP})
+
+
+def _drawn_annotations(page) -> bool:
+    """Whether the page carries annotations drawn over it: filled form fields read only from the rendered page."""
+    for index in range(pdfium_c.FPDFPage_GetAnnotCount(page.raw)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, index)
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) not in _SILENT_ANNOTATIONS:
+                return True
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return False
+
+
 def _to_pixels(page, size: tuple[int, int], x: float, y: float) -> tuple[int, int]:
     dx, dy = ctypes.c_int(), ctypes.c_int()
     pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, size[0], size[1], 0, x, y, dx, dy)
@@ -118,6 +135,8 @@ def text_layer_page(data: bytes, number: int, size: tuple[int, int]) -> tuple[Pa
                 return None, "an invisible text layer (OCR over a scan)"
             if image_share >= IMAGE_COVER_SHARE:
                 return None, "text over a page-sized image (a scan)"
+            if _drawn_annotations(page):
+                return None, "form fields or annotations drawn over the page (not in its text layer)"
             textpage = page.get_textpage()
             quality = judge_text(textpage.get_text_range())
             if not quality.ok:

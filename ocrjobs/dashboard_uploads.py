@@ -44,3 +44,38 @@ def job_state(request: HttpRequest, job_id) -> JsonResponse:
     except NotFound as exc:
         return JsonResponse({"error": exc.message}, status=404)
     return JsonResponse(_state(job))
+
+
+@login_required
+@require_GET
+def upload_duplicates(request: HttpRequest) -> JsonResponse:
+    """GET `sha256` (hex, may be empty), `filename`, `size` (bytes) and `mode` (repeated): this account's earlier
+    jobs for the same file per mode, as {"duplicates": {mode: {"job_id", "job_url", "filename", "created_at",
+    "status"}}}; {} when none. Reads only; 400 {"error"} for a malformed hash or mode list."""
+    from django.urls import reverse
+
+    from deepread.errors import InvalidInput
+    from ocrjobs.duplicates import upload_duplicates as find
+
+    try:
+        size = int(request.GET.get("size", "")) if request.GET.get("size", "").isdigit() else None
+        found = find(
+            user=request.user,
+            sha256=request.GET.get("sha256", ""),
+            filename=request.GET.get("filename", "")[:255],
+            size=size,
+            modes=request.GET.getlist("mode"),
+        )
+    except InvalidInput as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    body = {
+        mode: {
+            "job_id": str(d.job_id),
+            "job_url": reverse("job-detail", args=[d.job_id]),
+            "filename": d.filename,
+            "created_at": d.created_at.isoformat(),
+            "status": d.status,
+        }
+        for mode, d in found.items()
+    }
+    return JsonResponse({"duplicates": body})

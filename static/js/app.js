@@ -164,6 +164,52 @@
     setTimeout(poll, delay);
   }
 
+  // The file's SHA-256 as hex, or "" where the browser cannot hash (crypto.subtle needs a secure context: HTTPS or
+  // localhost); the server then matches by name and size.
+  function sha256(file) {
+    if (!(window.crypto && window.crypto.subtle && file.arrayBuffer)) return Promise.resolve("");
+    return file.arrayBuffer().then(function (bytes) {
+      return window.crypto.subtle.digest("SHA-256", bytes);
+    }).then(function (digest) {
+      return Array.from(new Uint8Array(digest)).map(function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+    }).catch(function () { return ""; });
+  }
+
+  // {mode: earlier job} for the modes in which this account already read the same file; {} when none (or unknown).
+  function duplicatesOf(form, file, modes) {
+    return sha256(file).then(function (digest) {
+      const query = new URLSearchParams({ sha256: digest, filename: file.name, size: String(file.size) });
+      modes.forEach(function (mode) { query.append("mode", mode); });
+      return fetch(form.dataset.duplicatesUrl + "?" + query.toString(), { credentials: "same-origin" });
+    }).then(function (response) {
+      return response.ok ? response.json() : { duplicates: {} };
+    }).then(function (data) { return data.duplicates || {}; }).catch(function () { return {}; });
+  }
+
+  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+  // A file this account uploaded before in this mode: nothing is sent (or spent) until "Upload again".
+  function hold(row, earlier, send) {
+    row.item.classList.add("held");
+    if (row.bar.parentNode) row.bar.hidden = true;
+    row.state.textContent = "already uploaded on " + WHEN.format(new Date(earlier.created_at)) + " — ";
+    const view = document.createElement("a");
+    view.href = earlier.job_url;
+    view.textContent = "view";
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "link";
+    again.textContent = "upload again";
+    again.setAttribute("aria-label", "Upload " + row.item.querySelector(".name").textContent + " again");
+    again.addEventListener("click", function () {
+      row.item.classList.remove("held");
+      row.bar.hidden = false;
+      row.state.textContent = "waiting";
+      send();
+    });
+    row.state.append(view, " / ", again);
+  }
+
   // Resolves true when the server accepted the file, false when it (or the browser) refused it.
   function sendOne(form, file, mode, row) {
     return post(form.dataset.ticketUrl, {
@@ -216,27 +262,47 @@
       let chain = Promise.resolve();
       let total = 0;
       let accepted = 0;
+      let held = 0;
       Array.from(files).forEach(function (file) {
+        const waiting = [];
         modes.forEach(function (mode) {
           const row = uploadRow(list, file, mode);
           total += 1;
           if (ALLOWED.indexOf(contentType(file)) < 0) { fail(row, "not a PNG, JPEG, BMP, TIFF or PDF file"); return; }
           if (file.size > maxBytes) { fail(row, "larger than the upload limit"); return; }
           if (file.size === 0) { fail(row, "the file is empty"); return; }
-          chain = chain.then(function () {
-            return sendOne(form, file, mode, row).then(function (ok) { if (ok) accepted += 1; });
+          waiting.push({ mode: mode, row: row });
+        });
+        if (!waiting.length) return;
+        // Before anything is spent: has this account read the same file in these modes already?
+        chain = chain.then(function () {
+          return duplicatesOf(form, file, waiting.map(function (w) { return w.mode; })).then(function (found) {
+            let sends = Promise.resolve();
+            waiting.forEach(function (w) {
+              if (found[w.mode]) {
+                held += 1;
+                hold(w.row, found[w.mode], function () { return sendOne(form, file, w.mode, w.row); });
+                return;
+              }
+              sends = sends.then(function () {
+                return sendOne(form, file, w.mode, w.row).then(function (ok) { if (ok) accepted += 1; });
+              });
+            });
+            return sends;
           });
         });
       });
       chain.then(function () {
+        const heldText = held ? " " + held + (held === 1 ? " file was" : " files were") + " uploaded before in that mode: " +
+          "view " + (held === 1 ? "it" : "them") + " or upload again." : "";
         if (!accepted) {
-          status.textContent = total === 1 ? "The file was refused; nothing was charged."
-            : "Every file was refused; nothing was charged.";
+          status.textContent = held === total ? heldText.trim()
+            : (total === 1 ? "The file was refused; nothing was charged." : "Every file was refused; nothing was charged.") + heldText;
           return;
         }
         after.classList.remove("hidden");
-        status.textContent = accepted === total ? "All uploads finished."
-          : accepted + " of " + total + " uploads finished; the refused ones were not charged.";
+        status.textContent = (accepted === total - held ? "All uploads finished."
+          : accepted + " of " + (total - held) + " uploads finished; the refused ones were not charged.") + heldText;
       });
     }
 

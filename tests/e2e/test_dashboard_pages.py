@@ -66,7 +66,8 @@ def site(browser, vllm_service):
         assert vllm_service.wait_result(headers, job_id)["status"] == "completed"
     pending = requests.post(f"{base}/api/v1/upload/signed-url?mode=ocr", headers=headers, timeout=30).json()
     jobs["pending"] = pending["job_id"]
-    yield {"base": base, "context": context, "page": page, "jobs": jobs, "key": key}
+    files = {"invoice": invoice}
+    yield {"base": base, "context": context, "page": page, "jobs": jobs, "key": key, "files": files}
     context.close()
 
 
@@ -214,3 +215,148 @@ def test_times_are_local_with_their_zone(browser, site):
     assert "GMT+9" in shown.inner_text() or "JST" in shown.inner_text()
     assert shown.get_attribute("title").endswith("UTC")
     context.close()
+
+
+def test_bulk_delete_on_a_phone_by_keyboard(site):
+    """At 390 px: pick two jobs with the keyboard, the bar counts them (and keeps them through the table's poll),
+    a declined confirmation deletes nothing, an accepted one deletes exactly those two in one POST."""
+    page, base, headers = site["page"], site["base"], {"X-API-Key": site["key"]}
+    doomed = []
+    for name in ("trash-one.png", "trash-two.png"):
+        ticket = requests.post(
+            f"{base}/api/v1/upload/signed-url?mode=ocr", json={"filename": name, "content_type": "image/png"},
+            headers=headers, timeout=30,
+        ).json()  # fmt: skip
+        doomed.append(ticket["job_id"])
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/jobs/")
+    rows_before = page.locator("table.jobs tbody tr").count()
+    assert page.get_by_role("button", name="Delete selected").is_disabled()
+    for job_id in doomed:
+        page.locator(f"#pick-{job_id}").focus()
+        page.keyboard.press("Space")
+    assert page.locator("#bulk-count").inner_text() == "2 selected"
+    # the list polls while jobs are pending: the picks survive a refresh of the table
+    with page.expect_response(lambda r: r.url.startswith(f"{base}/jobs/?") and r.request.method == "GET"):
+        pass
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#pick-" + doomed[0]).is_checked()
+    assert page.locator("#pick-" + doomed[1]).is_checked()
+    assert _sideways(page) <= 0
+    assert _serious(page) == []
+    delete = page.get_by_role("button", name="Delete selected")
+    assert delete.is_enabled()
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert page.locator("table.jobs tbody tr").count() == rows_before  # declined: nothing sent, nothing deleted
+    posts = []
+    page.on("request", lambda r: posts.append(r.post_data) if r.method == "POST" else None)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=2 jobs deleted.")
+    assert len(posts) == 1
+    assert all(job_id in posts[0] for job_id in doomed)
+    assert page.locator("table.jobs tbody tr").count() == rows_before - 2
+    for job_id in doomed:
+        gone = requests.get(f"{base}/api/v1/results/{job_id}", headers=headers, timeout=30)
+        assert gone.status_code == 404
+    for job_id in site["jobs"].values():
+        assert requests.get(f"{base}/api/v1/jobs/{job_id}", headers=headers, timeout=30).status_code == 200
+    assert _serious(page) == []
+    assert _sideways(page) <= 0
+
+
+def test_a_file_read_before_in_a_mode_waits_for_upload_again(site):
+    """The invoice was read in the document mode: picking it again (under another name) in document and general OCR
+    holds the document one back, before anything is spent, with a link to the earlier job; the other mode uploads.
+    "Upload again" then sends it."""
+    page, base, headers = site["page"], site["base"], {"X-API-Key": site["key"]}
+
+    def count() -> int:
+        return requests.get(f"{base}/api/v1/processing-jobs", headers=headers, timeout=30).json()["total_count"]
+
+    before = count()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/upload/")
+    assert page.evaluate("window.isSecureContext")  # 127.0.0.1: the browser hashes with crypto.subtle
+    page.get_by_label("Document Analysis").check()
+    page.set_input_files(
+        "#files", [{"name": "renamed-invoice.png", "mimeType": "image/png", "buffer": site["files"]["invoice"]}]
+    )
+    page.get_by_text("1 file was uploaded before in that mode: view it or upload again.").wait_for(timeout=60_000)
+    held = page.locator("#uploads li.held")
+    assert held.count() == 1
+    assert "renamed-invoice.png · document" in held.inner_text()
+    assert "already uploaded on" in held.inner_text()
+    assert held.get_by_role("link", name="view").get_attribute("href") == f"/jobs/{site['jobs']['image']}/"
+    assert count() == before + 1  # only the general OCR one was sent
+    assert _sideways(page) <= 0
+    assert _serious(page) == []
+    held.get_by_role("button", name="Upload renamed-invoice.png · document again").click()
+    page.locator("#uploads li.done").nth(1).wait_for(timeout=60_000)
+    assert count() == before + 2
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_the_mode_editor_asks_before_a_template_replaces_a_typed_prompt(site, width):
+    page = site["page"]
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width], strict=True)))
+    page.goto(f"{site['base']}/modes/new")
+    prompt = page.locator("#id_prompt")
+    templates = page.get_by_role("group", name="Prompt templates").get_by_role("button")
+    first, second = templates.nth(0), templates.nth(1)
+    asked: list[str] = []
+    decision = {"accept": False}
+
+    def handle(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if decision["accept"] else dialog.dismiss()
+
+    page.on("dialog", handle)
+    try:
+        # An empty prompt, or one that is a template untouched, is replaced without a question.
+        first.click()
+        assert prompt.input_value() == first.get_attribute("data-template")
+        second.click()
+        assert prompt.input_value() == second.get_attribute("data-template")
+        assert asked == []
+        # A typed prompt: declining keeps it; accepting replaces it.
+        prompt.fill("<image>\nMy own careful prompt.")
+        first.click()
+        assert asked == ["Replace the prompt you typed with this template?"]
+        assert prompt.input_value() == "<image>\nMy own careful prompt."
+        decision["accept"] = True
+        first.click()
+        assert len(asked) == 2
+        assert prompt.input_value() == first.get_attribute("data-template")
+    finally:
+        page.remove_listener("dialog", handle)
+
+
+def test_the_preview_button_is_busy_and_disabled_while_it_runs(site):
+    page, base = site["page"], site["base"]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/modes/new")
+    held = []
+    page.route("**/modes/preview", lambda route: held.append(route))  # held until the checks below are done
+    page.get_by_role("group", name="Prompt templates").get_by_role("button").first.click()
+    page.set_input_files(
+        "#id_sample", [{"name": "invoice.png", "mimeType": "image/png", "buffer": site["files"]["invoice"]}]
+    )
+    button = page.locator("#preview-form button[type=submit]")
+    button.click()
+    page.wait_for_function("document.querySelector('#preview-form').getAttribute('aria-busy') === 'true'")
+    assert button.is_disabled()
+    assert button.inner_text() == "Running…"
+    assert _serious(page) == []
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.unroute("**/modes/preview")
+    page.locator("#preview-result img.annotated").wait_for(timeout=60_000)
+    assert button.is_enabled()
+    assert button.inner_text() == "Run preview"
+    assert page.locator("#preview-form").get_attribute("aria-busy") is None
+    assert page.locator("#preview-result").inner_text().strip()

@@ -179,7 +179,7 @@ _USAGE = (
 
 
 def test_a_body_past_the_cap_is_refused_before_it_is_read(strict_stack):
-    cap = 4096 + 1024 * 1024  # the upload limit plus room for multipart fields
+    cap = 4096 + 64 * 1024  # the upload limit plus room for the form fields (deepread/bodylimit.py)
     sock = _connect(strict_stack)
     sock.sendall(
         f"PUT /storage/upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: {cap + 1}\r\n\r\n".encode()
@@ -190,7 +190,7 @@ def test_a_body_past_the_cap_is_refused_before_it_is_read(strict_stack):
 
 
 def test_a_chunked_body_is_cut_where_it_passes_the_cap(strict_stack):
-    cap = 4096 + 1024 * 1024
+    cap = 4096  # /v1/ocr's own cap here (DEEPREAD_SYNC_MAX_BODY_BYTES)
     sock = _connect(strict_stack)
     sock.sendall(
         b"POST /v1/ocr HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"

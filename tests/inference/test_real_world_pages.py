@@ -235,3 +235,22 @@ def test_a_pdf_page_without_a_size_is_refused_up_front():
         inspect_document(data, **LIMITS)
     assert caught.value.kind == "format"
     assert "Page 1 of the PDF" in caught.value.message
+
+
+def test_a_filled_form_is_not_answered_from_its_text_layer():
+    """The job API's text-layer shortcut reads only the page's own text: the field values would vanish again."""
+    from inference.shortcuts import text_layer_page
+
+    labels = [
+        *FORM_LABELS,
+        *((40, 120 - 18 * i, f"Static instruction line number {i} for applicants") for i in range(5)),
+    ]
+    filled = form_pdf(labels=labels, fields=FORM_FIELDS)
+    page = page_image(filled, inspect_document(filled, **LIMITS), 1, dpi=144, max_pixels=LIMITS["max_pixels"])
+    answer, why = text_layer_page(filled, 1, page.image.size)
+    assert answer is None
+    assert "form fields" in why
+    plain = form_pdf(labels=labels, fields=[])  # the same page without fields keeps its shortcut
+    answer, why = text_layer_page(plain, 1, page.image.size)
+    assert answer is not None, why
+    assert "Static instruction line number 4 for applicants" in answer.text
