@@ -409,6 +409,8 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
     if not job_claim(job_id=job_id, owner=owner) and not job_take_over_dead(job_id=job_id, owner=owner):
         return None
     job = Job.objects.select_related("owner").get(pk=job_id)
+    if job.attempts > 1:
+        logger.info("Job %s resumed by %s (claim %d), from its stored pages", job.pk, owner, job.attempts)
     with LeaseKeeper(job_id=job.pk, owner=owner) as lease, _JobGuard(job.pk, requeue=True) as guard:
         data, info = _read_upload(job)
         _ensure_output_key(job=job)
