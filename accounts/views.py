@@ -147,7 +147,7 @@ def usage(request: HttpRequest) -> HttpResponse:
             "x": 42 + i * 20,
             "height": round(n / peak * 100),
             "y": 110 - round(n / peak * 100),
-            "label": i % 7 == 0 or i == len(days) - 1,
+            "label": (len(days) - 1 - i) % 7 == 0,  # weekly back from today: the last two never collide
             "cx": 50 + i * 20,
         }
         for i, (day, n) in enumerate(days)

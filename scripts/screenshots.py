@@ -98,7 +98,7 @@ def main() -> None:
         # The same file again: held back before anything is spent.
         def pick_again(p) -> None:
             p.set_input_files("#files", str(files / "invoice.png"))
-            p.get_by_text("uploaded before").wait_for(timeout=SLOW_MS)
+            p.get_by_text("uploaded before in that mode").wait_for(timeout=SLOW_MS)
 
         shoot(page, "upload-duplicate", f"{base}/upload/", pick_again)
 

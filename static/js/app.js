@@ -293,8 +293,8 @@
         });
       });
       chain.then(function () {
-        const heldText = held ? " " + held + (held === 1 ? " was" : " were") + " uploaded before: view " +
-          (held === 1 ? "it" : "them") + " or upload again." : "";
+        const heldText = held ? " " + held + (held === 1 ? " file was" : " files were") + " uploaded before in that mode: " +
+          "view " + (held === 1 ? "it" : "them") + " or upload again." : "";
         if (!accepted) {
           status.textContent = held === total ? heldText.trim()
             : (total === 1 ? "The file was refused; nothing was charged." : "Every file was refused; nothing was charged.") + heldText;

@@ -159,6 +159,8 @@ def test_a_revoked_key_is_refused_by_the_api(page, service):
     page.goto(f"{base}/keys/")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("link", name="Revoke").click()
+    page.get_by_role("link", name="Show 1 revoked key").wait_for()  # revoked keys are hidden behind a toggle
+    page.get_by_role("link", name="Show 1 revoked key").click()
     page.locator(".badge-failed", has_text="revoked").wait_for()
     response = requests.get(f"{base}/api/v1/ocr-modes", headers={"X-API-Key": key}, timeout=10)
     assert response.status_code == 401

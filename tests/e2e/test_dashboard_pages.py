@@ -285,7 +285,7 @@ def test_a_file_read_before_in_a_mode_waits_for_upload_again(site):
     page.set_input_files(
         "#files", [{"name": "renamed-invoice.png", "mimeType": "image/png", "buffer": site["files"]["invoice"]}]
     )
-    page.get_by_text("1 was uploaded before: view it or upload again.").wait_for(timeout=60_000)
+    page.get_by_text("1 file was uploaded before in that mode: view it or upload again.").wait_for(timeout=60_000)
     held = page.locator("#uploads li.held")
     assert held.count() == 1
     assert "renamed-invoice.png · document" in held.inner_text()

@@ -46,6 +46,10 @@ def _program(name: str, replacements: dict[str, str], workdir: Path) -> Path:
 
 
 def _run(command: list[str], workdir: Path, **env: str) -> subprocess.CompletedProcess:
+    if command[0] == "bash":
+        for tool in ("curl", "jq"):
+            if shutil.which(tool) is None:
+                pytest.skip(f"{tool} is not installed (.ci/run installs it)")
     done = subprocess.run(
         command, cwd=workdir, env={**os.environ, **env}, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
     )
