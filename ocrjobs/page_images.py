@@ -69,20 +69,28 @@ def document_info(*, job: Job, data: bytes | None = None) -> DocumentInfo:
     return inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES)
 
 
-def _put(key: str, data: bytes) -> None:
-    from ocrjobs.services import _storage_put
+def _put(key: str, data: bytes) -> bool:
+    from ocrjobs.services import StorageFault, _storage_put
 
-    _storage_put(key, data)
+    try:
+        _storage_put(key, data)
+    except StorageFault:
+        logger.warning("Could not store %s; it is drawn again when needed", key)
+        return False
+    return True
 
 
-def page_store(*, job: Job, page: PageImage) -> None:
-    """Store `page` as the engine reads it (`page-<n>.png`), unless the upload itself is that page. Raises
-    StorageFault (ocrjobs.services) when storage refuses the write."""
+def page_store(*, job: Job, page: PageImage) -> bool:
+    """Store `page` as the engine reads it (`page-<n>.png`), unless the upload itself is that page. Best effort:
+    False when it was not stored (storage refused; no result name yet), which is logged; whoever needs the image
+    then draws it from the upload (a page task, `job_images_finish`)."""
     if page.source is not None:
-        return
+        return True
+    if not job.output_key:
+        return False
     out = io.BytesIO()
     page.image.save(out, format="PNG", compress_level=1)
-    _put(_key(job, page_image_name(page.number)), out.getvalue())
+    return _put(_key(job, page_image_name(page.number)), out.getvalue())
 
 
 def page_load(*, job: Job, number: int) -> PageImage | None:
@@ -97,9 +105,12 @@ def page_load(*, job: Job, number: int) -> PageImage | None:
     return PageImage(number, image)
 
 
-def annotated_store(*, job: Job, page: PageImage, blocks: list) -> None:
-    """Draw page `page`'s `blocks` (dicts with `bbox`) on it and store `page-<n>-annotated.png`."""
-    _put(_key(job, annotated_name(page.number)), annotate_png(page.image, blocks))
+def annotated_store(*, job: Job, page: PageImage, blocks: list) -> bool:
+    """Draw page `page`'s `blocks` (dicts with `bbox`) on it and store `page-<n>-annotated.png`. Best effort, as
+    `page_store`: False when it was not stored (drawn again at completion, or by `job_images_draw`)."""
+    if not job.output_key:
+        return False
+    return _put(_key(job, annotated_name(page.number)), annotate_png(page.image, blocks))
 
 
 def job_images_finish(*, job: Job, pages: list[dict]) -> int:

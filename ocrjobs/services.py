@@ -516,17 +516,19 @@ def _page_recognize_store(
     cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
     model = engine.model_name if engine is not None else _engine().model_name
     document, reuse_key = page_shortcut(job=job, page=page, model=model, data=data, info=info)
-    if not stored:
-        page_images.page_store(job=job, page=page)
+    if document is None and engine is None:
+        page_images.page_store(job=job, page=page)  # for its page task (which falls back to the upload without it)
+        return False
     if document is None:
-        if engine is None:
-            return False
         spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
         result = engine.recognize(page.image, spec, source=page.source)
         figures = _store_figures(job=job, page=page, blocks=result.blocks)
         document = page_document(result, number=page.number, model=engine.model_name, figure_paths=figures)
+    last = job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+    if not stored:  # after the page: images that could not be stored are drawn again at completion
+        page_images.page_store(job=job, page=page)
     page_images.annotated_store(job=job, page=page, blocks=document["blocks"])
-    return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
+    return last
 
 
 def _reuse_whole(*, job: Job, data: bytes) -> bool:

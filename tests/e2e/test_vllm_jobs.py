@@ -76,7 +76,7 @@ def test_document_mode_blocks_pixel_boxes_figure_crops_and_token_usage(vllm_serv
     assert crop.size == (x2 - x1, y2 - y1)
     assert _download(vllm_service, headers, "document/report.json").json()["job_id"] == job_id
 
-    # The annotated page: drawn on first request, stored beside the result, the page's own size.
+    # The annotated page: drawn by the worker, stored beside the result, the page's own size.
     assert page["annotated_image"] == "document/report/page-1-annotated.png"
     annotated = _download(vllm_service, headers, page["annotated_image"])
     assert annotated.headers["Content-Type"] == "image/png"
