@@ -74,8 +74,8 @@ class Run:
         }
         outcomes: dict[Item, Outcome] = {}
         with self.progress, futures.ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            pending = {pool.submit(self._one, item, bars[item]): item for item in self.items}
             try:
+                pending = {pool.submit(self._one, item, bars[item]): item for item in self.items}
                 while pending:
                     done, _ = futures.wait(pending, timeout=0.2, return_when=futures.FIRST_COMPLETED)
                     for future in done:
