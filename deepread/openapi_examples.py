@@ -17,9 +17,15 @@ RESULT_DOCUMENT = {
     "extracted_text": "| Item | Qty |\n|---|---|\n| Apples | 12 |",
     "pages": [{"page": 1, "width": 1240, "height": 1754, "text": "Item Qty\nApples 12",
                "blocks": [{"type": "table", "text": "| Item | Qty |\n|---|---|\n| Apples | 12 |",
-                           "bbox": [40, 30, 720, 180]}]}],
+                           "bbox": [40, 30, 720, 180]}],
+               "tables": [{"bbox": [40, 30, 720, 180], "rows": [["Item", "Qty"], ["Apples", "12"]],
+                           "csv": "Item,Qty\nApples,12\n"}],
+               "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, "finish_reason": "stop",
+               "annotated_image": "table/sales_table/page-1-annotated.png"}],
     "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     "created_at": "2026-11-29T14:42:50Z", "processing_ms": 812,
+    "tables": [{"bbox": [40, 30, 720, 180], "rows": [["Item", "Qty"], ["Apples", "12"]],
+                "csv": "Item,Qty\nApples,12\n", "page": 1}],
 }  # fmt: skip
 WEBHOOK = {"id": 7, "url": "https://example.com/hooks/deepread", "events": ["job.completed", "job.failed"],
            "description": "CI", "is_active": True, "created_at": "2026-11-29T14:00:00Z"}  # fmt: skip

@@ -17,6 +17,7 @@ from deepread.parsers import CappedJSONParser
 from ocrjobs import idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
 from ocrjobs.outputs import OUTPUT_FORMATS, output_key_for
+from ocrjobs.result_schema import ResultDocumentSerializer
 from ocrjobs.storage import presign_download
 
 
@@ -189,7 +190,10 @@ def _job_row(row: dict) -> dict:
 class DownloadSignedUrlApi(QuotaHeadersAPIView):
     @extend_schema_serializer(component_name="DownloadUrl")
     class OutputSerializer(serializers.Serializer):
-        url = serializers.CharField()
+        url = serializers.CharField(
+            help_text="a GET of it returns the file: for an output_key in json, the result document "
+            "(schema ResultDocument, the same as `result` in GET /api/v1/results/{id})"
+        )
         file_key = serializers.CharField()
         expires_in = serializers.IntegerField()
 
@@ -242,7 +246,7 @@ class ResultApi(QuotaHeadersAPIView):
         status = serializers.CharField()
         mode = serializers.CharField()
         filename = serializers.CharField()
-        result = serializers.JSONField(allow_null=True)
+        result = ResultDocumentSerializer(allow_null=True, help_text="the result document, once completed")
         error = serializers.CharField(allow_null=True)
         pages = serializers.IntegerField(allow_null=True, help_text="(ext)")
         pages_done = serializers.IntegerField(help_text="(ext)")

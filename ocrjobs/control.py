@@ -128,6 +128,8 @@ def job_rerun(
             content_type=old.content_type,
             upload_key=old.upload_key,
             size=old.size,
+            source_kind=old.source_kind,
+            source_pages=old.source_pages,
             page_range=old.page_range,
             callback_url=old.callback_url,
             retry_of=old,

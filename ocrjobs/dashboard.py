@@ -24,10 +24,10 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from deepread.errors import ApplicationError, NotFound
-from inference.documents import ALLOWED_CONTENT_TYPES, InputError, inspect_document, page_image
+from inference.documents import ALLOWED_CONTENT_TYPES
 from inference.registry import engine_supports
 from modes.selectors import mode_list
-from ocrjobs import selectors, services
+from ocrjobs import page_images, selectors, services
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
 from ocrjobs.outputs import FORMATS, output_prepare
@@ -235,25 +235,20 @@ def _current_version(request: HttpRequest, job) -> int | None:
 @login_required
 @require_GET
 def job_page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
-    """The page as the engine saw it: the uploaded image itself, or the rendered PDF page as PNG."""
+    """The page as the engine saw it, streamed from storage: the image the worker stored (ocrjobs.page_images), or
+    the upload itself for a one-page PNG or JPEG. Nothing is decoded or drawn here; 404 until the worker has
+    stored it (a completed job from before then gets it drawn by a worker, once)."""
     job = _job(request, job_id)
-    if job.status in (JobStatus.AWAITING_UPLOAD,) or not job.upload_key:
+    if job.status == JobStatus.AWAITING_UPLOAD or not job.upload_key:
         raise Http404("No file yet.")
-    with default_storage.open(job.upload_key) as fh:
-        data = fh.read()
-    try:
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
-        )
-        page = page_image(data, info, number, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-    except InputError as exc:
-        raise Http404(exc.message) from exc
-    if page.source is not None:
-        response = HttpResponse(page.source.data, content_type=page.source.mime)
+    key = page_images.page_image_key(job=job, number=number)
+    if key is not None and default_storage.exists(key):
+        response = FileResponse(default_storage.open(key), content_type="image/png")
+    elif page_images.upload_is_page(job, number):
+        response = FileResponse(default_storage.open(job.upload_key), content_type=job.content_type or "image/png")
     else:
-        out = io.BytesIO()
-        page.image.save(out, format="PNG", compress_level=1)
-        response = HttpResponse(out.getvalue(), content_type="image/png")
+        page_images.images_request_draw(job=job)
+        raise Http404("This page's image is drawn while the job runs; it is not ready yet.")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -261,14 +256,13 @@ def job_page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
 @login_required
 @require_GET
 def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
-    """A cropped figure or an annotated page stored beside the result."""
+    """A cropped figure or an annotated page stored beside the result, streamed (the worker drew it)."""
     job = _job(request, job_id)
     if job.status != JobStatus.COMPLETED or not selectors.ARTIFACT_NAME.fullmatch(name):
         raise Http404("No such file.")
-    file_path = f"{job.output_key.removesuffix('.json')}/{name}"
-    services.job_artifact_prepare(user=request.user, file_path=file_path)
     key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
     if not default_storage.exists(key):
+        page_images.images_request_draw(job=job)  # a job completed before the worker drew its images
         raise Http404("No such file.")
     download = request.GET.get("download") == "1"
     filename = f"{file_stem(job.filename or 'upload')}-{name}"  # invoice-page-1-annotated.png

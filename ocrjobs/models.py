@@ -41,6 +41,10 @@ class Job(models.Model):
     upload_key = models.CharField(max_length=512)
     size = models.PositiveBigIntegerField(null=True, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
+    # What inspecting the upload found when it arrived (inference.documents.DocumentInfo), so nothing inspects
+    # it again: the file's type (png, jpeg, bmp, tiff, pdf) and its own number of pages, whatever `pages` asked.
+    source_kind = models.CharField(max_length=8, blank=True, default="")
+    source_pages = models.PositiveIntegerField(null=True, blank=True)
     pages_done = models.PositiveIntegerField(default=0)
 
     output_key = models.CharField(max_length=512, null=True, blank=True)

@@ -15,10 +15,10 @@ from django.core.files.storage import default_storage
 
 from accounts.models import User
 from deepread.errors import InvalidInput
-from inference.documents import inspect_document
 from inference.searchable import hocr, searchable_pdf
 from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import Job
+from ocrjobs.page_images import document_info
 from ocrjobs.selectors import job_get_by_output_key
 
 #: output_format → (the stored name beside the result, the download's extension, its content type)
@@ -45,7 +45,7 @@ def output_build(*, job: Job, output_format: str) -> bytes:
         ).encode()
     with default_storage.open(job.upload_key) as fh:
         data = fh.read()
-    info = inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES)
+    info = document_info(job=job, data=data)  # from the row: the upload was inspected when it arrived
     return searchable_pdf(
         data,
         info,

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -25,9 +24,7 @@ from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund
 from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
 from inference import cancel
-from inference.annotate import annotate_png
 from inference.base import EngineError, ModeSpec, Usage
-from inference.deepseek_output import image_placeholder
 from inference.documents import (
     ALLOWED_CONTENT_TYPES,
     DocumentInfo,
@@ -37,9 +34,10 @@ from inference.documents import (
     iter_pages,
     page_image,
 )
-from inference.images import FIGURE_LABELS, crop_figures
+from inference.images import crop_figures
 from inference.registry import engine_supports, get_engine
 from modes.selectors import mode_get
+from ocrjobs import page_images
 from ocrjobs.filenames import (
     artifact_file_path,
     artifact_storage_key,
@@ -51,6 +49,7 @@ from ocrjobs.filenames import (
 from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.pages import select_pages
+from ocrjobs.results import ResultDocument, ResultPage, page_document, result_page
 from ocrjobs.search import job_text_index
 from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
 from ocrjobs.storage import UploadUrls, presign_upload
@@ -198,21 +197,24 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
         if exc.kind == "too_large":
             raise TooLarge(exc.message, param="file") from exc
         raise InvalidInput(exc.message, param="file") from exc
+    job = _upload_acceptor(job_id)
+    name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
+    # The file is written before the transaction, not inside it: no row lock (nor SQLite's writer lock) is held
+    # while up to DEEPREAD_MAX_UPLOAD_BYTES go to disk. A file that loses the race below is deleted again.
+    stored = default_storage.save(
+        upload_key_prefix(account_id=job.owner_id, job_id=str(job.id)) + name, ContentFile(data)
+    )
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            raise NotFound("No such upload.")
-        if job.status == JobStatus.CANCELLED and not job.uploaded_at:
-            raise Conflict("This job was cancelled before its file arrived; create a new job for the file.")
-        if job.status != JobStatus.AWAITING_UPLOAD:
-            raise Conflict("A file was already uploaded for this job.")
-        name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
-        stored = default_storage.save(
-            upload_key_prefix(account_id=job.owner_id, job_id=str(job.id)) + name, ContentFile(data)
-        )
+        try:
+            job = _upload_acceptor(job_id, lock=True)
+        except (NotFound, Conflict):
+            default_storage.delete(stored)
+            raise
         now = timezone.now()
         Job.objects.filter(pk=job.pk).update(
             status=JobStatus.QUEUED,
+            source_kind=info.kind,
+            source_pages=info.page_count,
             filename=name,
             upload_key=stored,
             size=len(data),
@@ -224,6 +226,20 @@ def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -
         job_enqueue_on_commit(job_id=job.pk)
     job.status, job.filename, job.upload_key, job.size = JobStatus.QUEUED, name, stored, len(data)
     job.content_type, job.page_count, job.uploaded_at = info.mime_type, info.page_count, now
+    job.source_kind, job.source_pages = info.kind, info.page_count
+    return job
+
+
+def _upload_acceptor(job_id: uuid.UUID | str, *, lock: bool = False) -> Job:
+    """The job awaiting this upload (locked with `lock`). Raises NotFound, or Conflict when it awaits none."""
+    jobs = Job.objects.select_for_update() if lock else Job.objects
+    job = jobs.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("No such upload.")
+    if job.status == JobStatus.CANCELLED and not job.uploaded_at:
+        raise Conflict("This job was cancelled before its file arrived; create a new job for the file.")
+    if job.status != JobStatus.AWAITING_UPLOAD:
+        raise Conflict("A file was already uploaded for this job.")
     return job
 
 
@@ -255,6 +271,8 @@ def job_upload_found(*, job_id: uuid.UUID | str, key: str) -> Job | None:
             size=len(data),
             content_type=info.mime_type,
             page_count=info.page_count,
+            source_kind=info.kind,
+            source_pages=info.page_count,
             uploaded_at=now,
             updated_at=now,
         )
@@ -392,8 +410,7 @@ def _read_upload(job: Job) -> tuple[bytes, DocumentInfo]:
             raise FileNotFoundError(job.upload_key) from exc
         logger.warning("Storage read of %s failed: %s", job.upload_key, exc, exc_info=True)
         raise StorageFault("Storage could not be read while fetching the upload.") from exc
-    info = inspect_document(data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES)
-    return data, info
+    return data, page_images.document_info(job=job, data=data)
 
 
 def job_run(*, job_id: uuid.UUID | str) -> Job | None:
@@ -427,14 +444,17 @@ def job_run(*, job_id: uuid.UUID | str) -> Job | None:
         if pages_fan_out() and len(todo) > 1:
             from ocrjobs.tasks import job_page_process
 
+            todo = _pages_prepare(job=job, data=data, info=info, skip=done, lease=lease)
+            if todo == []:  # every page was answered without the model
+                return job_complete(job=job)
             # The pages' messages are what the broker redelivers now; the job's lease only has to outlast the wait
             # for a free thread, and every page that runs lengthens it (never shortens it).
             Job.objects.filter(pk=job.pk, lease_owner=owner).update(
                 lease_until=timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_JOB_FANOUT_LEASE_S)
             )
-            for number in todo:
+            for number in todo or ():
                 job_page_process.delay(str(job.pk), number)
-            return job
+            return job if todo is not None else None
         engine = _engine()
         for page in iter_pages(
             data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=done
@@ -461,25 +481,51 @@ def job_page_run(*, job_id: uuid.UUID | str, page: int) -> Job | None:
             if job.page_count and JobPage.objects.filter(job=job).count() >= job.page_count:
                 return job_complete(job=job)
             return None
-        data, info = _read_upload(job)
-        image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info):
+        image, data, info = page_images.page_load(job=job, number=page), None, None
+        if image is None:  # fanned out before page images were stored: the old way, from the whole upload
+            data, info = _read_upload(job)
+            image = page_image(data, info, page, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
+        if _page_recognize_store(job=job, page=image, engine=_engine(), data=data, info=info, stored=data is None):
             return job_complete(job=job)
         return job
     return guard.failed
 
 
+def _pages_prepare(*, job: Job, data: bytes, info: DocumentInfo, skip: frozenset[int], lease) -> list[int] | None:
+    """Before fanning out: render each page not in `skip` once, answer the pages a shortcut can (a text layer
+    needs the upload, which the page tasks do not read), and store the others' images for their page tasks.
+    Returns the pages left for the model ([] when a shortcut stored the last page); None once the lease is lost."""
+    todo, last = [], False
+    for page in iter_pages(
+        data, info, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
+    ):
+        if not lease.held:
+            return None
+        stored = JobPage.objects.filter(job=job, page=page.number).exists()
+        if not stored and not (last := _page_recognize_store(job=job, page=page, engine=None, data=data, info=info)):
+            todo.append(page.number)
+    return [] if last else todo
+
+
 def _page_recognize_store(
-    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None
+    *, job: Job, page: PageImage, engine, data: bytes | None = None, info: DocumentInfo | None = None, stored=False
 ) -> bool:
+    """Recognise one page (or answer it by a shortcut) and store its result, its image (unless `stored` already)
+    and its annotated image. True when it stored the job's last page. With `engine` None, only a shortcut
+    answers: a page that needs the model gets its image stored and is left (False)."""
     cancel.check()  # a job cancelled meanwhile stops before its next page (ocrjobs/cancellation.py)
-    document, reuse_key = page_shortcut(job=job, page=page, model=engine.model_name, data=data, info=info)
+    model = engine.model_name if engine is not None else _engine().model_name
+    document, reuse_key = page_shortcut(job=job, page=page, model=model, data=data, info=info)
+    if not stored:
+        page_images.page_store(job=job, page=page)
     if document is None:
+        if engine is None:
+            return False
         spec = ModeSpec(job.mode, job.mode, "", job.prompt, job.output_kind)
         result = engine.recognize(page.image, spec, source=page.source)
-        document = result.as_dict(page.number)
-        document["model"] = engine.model_name
-        _store_figures(job=job, page=page, document=document, blocks=result.blocks)
+        figures = _store_figures(job=job, page=page, blocks=result.blocks)
+        document = page_document(result, number=page.number, model=engine.model_name, figure_paths=figures)
+    page_images.annotated_store(job=job, page=page, blocks=document["blocks"])
     return job_page_store(job_id=job.pk, number=page.number, result=document, reuse_key=reuse_key)
 
 
@@ -492,19 +538,18 @@ def _reuse_whole(*, job: Job, data: bytes) -> bool:
     return bool(pages) and last
 
 
-def _store_figures(*, job: Job, page: PageImage, document: dict, blocks: list) -> None:
-    """Cut the figure blocks out of the page and store them beside the result; the Markdown links to them."""
-    crops = crop_figures(page.image, blocks)
-    if not crops:
-        return
-    figures = [b for b in document["blocks"] if b["type"] in FIGURE_LABELS]
-    for n, (block, png) in enumerate(zip(figures, crops, strict=True), start=1):
+def _store_figures(*, job: Job, page: PageImage, blocks: list) -> list[str | None]:
+    """Cut the figure blocks out of the page and store them beside the result: each figure's path as clients
+    name it (`<mode>/<stem>/page-<n>-image-<k>.png`), None where its box was too small to cut."""
+    paths: list[str | None] = []
+    for n, png in enumerate(crop_figures(page.image, blocks), start=1):
         if not png:
+            paths.append(None)
             continue
         name = f"page-{page.number}-image-{n}.png"
         _storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), png)
-        block["image"] = artifact_file_path(output_key=job.output_key, name=name)
-        document["text"] = document["text"].replace(f"]({image_placeholder(n)})", f"]({name})")
+        paths.append(artifact_file_path(output_key=job.output_key, name=name))
+    return paths
 
 
 def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_key: str = "") -> bool:
@@ -532,12 +577,19 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_
     return job.status == JobStatus.PROCESSING and done >= (job.page_count or 0)
 
 
-def build_result(*, job: Job, pages: list[dict], model: str, elapsed_ms: int) -> dict:
+def build_result(*, job: Job, pages: list[ResultPage], model: str, elapsed_ms: int) -> ResultDocument:
+    """The result document (ocrjobs.results.ResultDocument; API.md, "The result document") of `job` from its
+    public pages in page order (`result_page`), read by `model` in `elapsed_ms` milliseconds:
+
+    `{job_id, filename, mode, model, extracted_text, pages: [ResultPage], usage: {prompt_tokens, completion_tokens,
+    total_tokens}, created_at, processing_ms}`, plus `tables` / `formulas` / `charts` (each item with its `page`)
+    for those output kinds, and `failed_pages` and `warnings` when some pages failed alone. Pages are not changed.
+    """
     usage = Usage(
         prompt_tokens=sum(p["usage"]["prompt_tokens"] for p in pages),
         completion_tokens=sum(p["usage"]["completion_tokens"] for p in pages),
     )
-    document = {
+    document: ResultDocument = {
         "job_id": str(job.id),
         "filename": job.filename,
         "mode": job.mode,
@@ -599,11 +651,9 @@ def job_complete(*, job: Job) -> Job:
     model = next((p["model"] for p in pages if p.get("model")), "")
     now = timezone.now()
     elapsed_ms = int(((now - job.started_at).total_seconds() if job.started_at else 0) * 1000)
-    document = build_result(job=job, pages=pages, model=model, elapsed_ms=elapsed_ms)
-    for page in document["pages"]:
-        page.pop("model", None)
-        # Drawn on first request (job_artifact_prepare) and stored beside the result from then on.
-        page["annotated_image"] = artifact_file_path(output_key=output_key, name=f"page-{page['page']}-annotated.png")
+    page_images.job_images_finish(job=job, pages=pages)  # pages that came from elsewhere (a whole re-upload reused)
+    public = [result_page(page, output_key=output_key) for page in pages]
+    document = build_result(job=job, pages=public, model=model, elapsed_ms=elapsed_ms)
     _storage_put(result_key, json.dumps(document, ensure_ascii=False).encode())
     completed = Job.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
         status=JobStatus.COMPLETED,
@@ -672,9 +722,13 @@ def _missing_object(exc: Exception) -> bool:
     return code in {"404", "NoSuchKey", "NotFound"}
 
 
-def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int = 3) -> list[str]:
-    """The sweep: re-enqueue jobs left queued past a while, or processing past their lease (lost messages)."""
+def jobs_requeue_stale(*, now: dt.datetime | None = None, max_attempts: int | None = None) -> list[str]:
+    """The sweep: re-enqueue jobs left queued past a while, or processing past their lease (lost messages).
+
+    A job already claimed `max_attempts` times (default DEEPREAD_JOB_RETRIES + 1: the first try and its retries)
+    fails instead, refunded. Returns the ids re-enqueued."""
     now = now or timezone.now()
+    max_attempts = settings.DEEPREAD_JOB_RETRIES + 1 if max_attempts is None else max_attempts
     stale_queued = Q(
         status=JobStatus.QUEUED, updated_at__lt=now - dt.timedelta(seconds=settings.DEEPREAD_QUEUED_STALE_S)
     )
@@ -714,27 +768,14 @@ def jobs_cancel_unused(*, now: dt.datetime | None = None) -> list[str]:
     return cancelled
 
 
-_ANNOTATED = re.compile(r"page-(\d{1,5})-annotated\.png")
-
-
 def job_artifact_prepare(*, user: User, file_path: str) -> None:
-    """Make sure a requested page artifact exists. The annotated image of a page is drawn from the upload and the
-    page's stored blocks the first time it is asked for, then stored beside the result; a figure crop is stored
-    while the job runs. Unknown names are left for the selector to refuse."""
+    """A page artifact asked for by name: nothing is drawn here (a web process); a completed job whose images were
+    never drawn (it completed before the worker drew them) gets them drawn by a worker, once
+    (ocrjobs.page_images.images_request_draw), and the caller answers 404 until then."""
     prefix, _, name = file_path.rpartition("/")
-    match = _ANNOTATED.fullmatch(name)
-    if not prefix or not match:
+    if not prefix or not name.endswith("-annotated.png"):
         return
     job = Job.objects.filter(owner=user, output_key=f"{prefix}.json", status=JobStatus.COMPLETED).first()
-    if job is None:
-        return
-    key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name)
-    if default_storage.exists(key):
-        return
-    number = int(match.group(1))
-    stored = JobPage.objects.filter(job=job, page=number).values_list("result", flat=True).first()
-    if stored is None:
-        return
-    data, info = _read_upload(job)
-    page = page_image(data, info, number, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS)
-    default_storage.save(key, ContentFile(annotate_png(page.image, stored["blocks"])))
+    key = artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name) if job else ""
+    if job is not None and not default_storage.exists(key):
+        page_images.images_request_draw(job=job)

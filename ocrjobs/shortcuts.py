@@ -25,6 +25,7 @@ from inference.documents import DocumentInfo, PageImage
 from inference.shortcuts import image_digest, is_blank, text_layer_page
 from ocrjobs.filenames import artifact_storage_key, result_storage_key
 from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.results import page_document
 
 logger = logging.getLogger(__name__)
 REUSE_VERSION = "1"  # bump when a change to parsing makes stored results unfit for reuse
@@ -99,9 +100,7 @@ def page_shortcut(
     ):
         answer, why = text_layer_page(data, page.number, page.image.size)
         if answer is not None:
-            document = answer.as_dict(page.number)
-            document["model"] = model
-            return document, ""
+            return page_document(answer, number=page.number, model=model), ""
         logger.debug("Job %s page %s: text layer not used (%s)", job.pk, page.number, why)
     if not settings.DEEPREAD_REUSE_RESULTS:
         return None, ""

@@ -156,3 +156,12 @@ def retention_sweep() -> int:
     if deleted:
         logger.info("Retention deleted %d jobs", deleted)
     return deleted
+
+
+@shared_task(acks_late=True)
+def job_images_draw(job_id: str) -> int:
+    """Draw the page and annotated images of a job that completed before the worker drew them at completion;
+    asked once by a web view that found one missing (ocrjobs.page_images.images_request_draw)."""
+    from ocrjobs.page_images import job_images_draw as draw
+
+    return draw(job_id=job_id)

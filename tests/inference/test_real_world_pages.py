@@ -229,12 +229,13 @@ def test_every_frame_within_the_limit_passes():
     assert inspect_document(data, **LIMITS).page_count == 2
 
 
-def test_a_pdf_page_without_a_size_is_refused_up_front():
-    data = form_pdf(labels=[(10, 10, "x")], fields=[], size=(0, 0))
+@pytest.mark.parametrize("size", [(0.5, 0.5), (0.2, 500)])
+def test_a_pdf_page_without_a_usable_size_is_refused_up_front(size):
+    data = form_pdf(labels=[(0, 0, "x")], fields=[], size=size)
     with pytest.raises(InputError) as caught:
         inspect_document(data, **LIMITS)
     assert caught.value.kind == "format"
-    assert "Page 1 of the PDF" in caught.value.message
+    assert "Page 1 of the PDF has no size" in caught.value.message
 
 
 def test_a_filled_form_is_not_answered_from_its_text_layer():

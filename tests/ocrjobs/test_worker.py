@@ -47,14 +47,22 @@ def test_a_restarted_job_does_not_redo_finished_pages(queued_pdf):
     assert job.pages_done == 2
 
 
-def test_sweep_requeues_lost_jobs_and_gives_up_after_three_attempts(
-    queued_pdf, user, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("retries", [2, 5], ids=["retries-2", "retries-5"])
+def test_sweep_requeues_lost_jobs_and_gives_up_after_the_configured_attempts(
+    queued_pdf, user, django_capture_on_commit_callbacks, settings, retries
 ):
+    """The sweep's limit is DEEPREAD_JOB_RETRIES + 1 claims (the first try and its retries), not a fixed 3."""
+    settings.DEEPREAD_JOB_RETRIES = retries
     past = timezone.now() - dt.timedelta(hours=2)
     Job.objects.filter(pk=queued_pdf.pk).update(status=JobStatus.PROCESSING, lease_until=past, attempts=1)
     hopeless = Job.objects.create(
         owner=user, mode="ocr", prompt="p", output_kind="text", filename="h.png", upload_key="k",
-        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past, attempts=3,
+        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past,
+        attempts=retries + 1,
+    )  # fmt: skip
+    almost = Job.objects.create(
+        owner=user, mode="ocr", prompt="p", output_kind="text", filename="a.png", upload_key="k3",
+        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past, attempts=retries,
     )  # fmt: skip
     fresh = Job.objects.create(
         owner=user, mode="ocr", prompt="p", output_kind="text", filename="f.png", upload_key="k2",
@@ -62,9 +70,11 @@ def test_sweep_requeues_lost_jobs_and_gives_up_after_three_attempts(
     )  # fmt: skip
     with django_capture_on_commit_callbacks() as callbacks:
         requeued = services.jobs_requeue_stale()
-    assert requeued == [str(queued_pdf.pk)]
-    assert len(callbacks) == 1
+    assert sorted(requeued) == sorted([str(queued_pdf.pk), str(almost.pk)])
+    assert len(callbacks) == 2
     hopeless.refresh_from_db()
     assert hopeless.status == JobStatus.FAILED
-    assert "interrupted 3 times" in hopeless.error
+    assert hopeless.refunded is True
+    assert f"interrupted {retries + 1} times" in hopeless.error
+    assert Job.objects.get(pk=almost.pk).status == JobStatus.PROCESSING
     assert Job.objects.get(pk=fresh.pk).status == JobStatus.QUEUED
