@@ -13,6 +13,10 @@ from accounts.selectors import quota_status
 
 class QuotaHeadersAPIView(APIView):
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        """Add the key owner's quota headers (X-Quota-Limit/-Remaining/-Reset) to an API-key response.
+
+        Reuses the status the view left on `request.quota_status`, else reads it once; session calls get none.
+        """
         response = super().finalize_response(request, response, *args, **kwargs)
         key = getattr(request, "_auth", None)
         if isinstance(key, ApiKey):

@@ -20,6 +20,11 @@ class LoginForm(AuthenticationForm):
     knows the password learns that the confirmation is missing."""
 
     def confirm_login_allowed(self, user) -> None:
+        """Refuse a login until the account's e-mail address is confirmed.
+
+        Raises forms.ValidationError (code "unconfirmed") when `user.email_verified` is false; Django's own
+        checks (inactive account) run first.
+        """
         super().confirm_login_allowed(user)
         if not user.email_verified:
             raise forms.ValidationError(

@@ -25,6 +25,11 @@ def raw_key_from_request(request: Request) -> str | None:
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        """Return (user, key) for an `X-API-Key`/`Authorization: Bearer` key, or None when the request carries none.
+
+        Raises AuthenticationFailed (401) for an unknown, revoked or expired key; a good key's last-used time is
+        updated.
+        """
         raw = raw_key_from_request(request)
         if raw is None:
             return None
@@ -35,6 +40,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return key.user, key
 
     def authenticate_header(self, request: Request) -> str:
+        """The WWW-Authenticate value sent with a 401, so DRF answers 401 rather than 403."""
         return 'Bearer realm="api"'
 
 
@@ -43,6 +49,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = ["ApiKeyHeader", "BearerAuth"]
 
     def get_security_definition(self, auto_schema):
+        """OpenAPI security schemes for the schema: an `X-API-Key` header or an HTTP bearer token."""
         return [
             {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             {"type": "http", "scheme": "bearer"},

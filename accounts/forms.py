@@ -27,9 +27,11 @@ class SignupForm(forms.Form):
 
     def clean_email(self) -> str:
         # No "this address has an account" here: sign-up answers the same either way (accounts/signup.py).
+        """The address normalised and lower-cased, so one mailbox maps to one account."""
         return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
 
     def clean(self) -> dict:
+        """Check the two passwords match and pass AUTH_PASSWORD_VALIDATORS; errors go on the fields, not raised."""
         data = super().clean()
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:

@@ -13,6 +13,11 @@ class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        """Create and save an account for `email` (lower-cased); no password means an unusable one.
+
+        Raises ValidationError for a malformed field and IntegrityError when the address already has an account
+        (the unique index decides, so concurrent sign-ups cannot both win).
+        """
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         if password:
             user.set_password(password)
@@ -29,6 +34,7 @@ class UserManager(BaseUserManager["User"]):
         return self.get(email__iexact=(username or "").strip())
 
     def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        """Create a staff superuser on the Enterprise tier; errors as `create_user`."""
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)
         extra.setdefault("tier", Tier.ENTERPRISE)
@@ -84,6 +90,7 @@ class ApiKey(models.Model):
 
     @property
     def is_expired(self) -> bool:
+        """True when the key has an expiry (`expires_at`, aware datetime) that is now or past."""
         return self.expires_at is not None and self.expires_at <= timezone.now()
 
 

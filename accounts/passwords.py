@@ -13,10 +13,12 @@ class NotBlankValidator:
     """Refuse a password made only of spaces (or other white space), whatever its length."""
 
     def validate(self, password: str, user: object = None) -> None:
+        """Raise ValidationError (code "password_blank") for a password of only whitespace."""
         if not password.strip():
             raise ValidationError("This password is only spaces.", code="password_blank")
 
     def get_help_text(self) -> str:
+        """One-line rule shown under the password field."""
         return "Your password can’t be only spaces."
 
 
@@ -34,6 +36,7 @@ class RulesSetPasswordForm(SetPasswordForm):
         self.fields["new_password1"].help_text = password_rules_text()
 
     def save(self, commit: bool = True):
+        """Set the new password and mark the address confirmed: the reset link proved the mailbox is the user's."""
         self.user.email_verified = True
         return super().save(commit)
 
@@ -50,6 +53,9 @@ class LimitedPasswordResetForm(PasswordResetForm):
     """Django's reset form; its mails count against the per-address hourly limit (accounts.signup.mail_allowed)."""
 
     def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs) -> None:
+        """Send the reset e-mail only when `mail_allowed` (per-address rate limit) lets it through; otherwise drop it
+        silently.
+        """
         from accounts.signup import mail_allowed
 
         if mail_allowed(to_email):

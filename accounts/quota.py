@@ -12,16 +12,19 @@ from accounts.tiers import TIER_POLICIES
 
 
 def month_start(now: dt.datetime) -> dt.date:
+    """First day (UTC) of the calendar month containing `now` (an aware datetime); the key of MonthlyUsage rows."""
     return now.astimezone(dt.UTC).date().replace(day=1)
 
 
 def next_month_start(now: dt.datetime) -> dt.datetime:
+    """Midnight UTC on the first day of the month after `now`: when the monthly count resets."""
     first = month_start(now)
     year, month = (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
     return dt.datetime(year, month, 1, tzinfo=dt.UTC)
 
 
 def trial_end(user: User) -> dt.datetime | None:
+    """When a trial account stops working (date_joined + DEEPREAD_TRIAL_DAYS), or None for tiers that do not expire."""
     if not TIER_POLICIES[user.tier].expires:
         return None
     return user.date_joined + dt.timedelta(days=settings.DEEPREAD_TRIAL_DAYS)
@@ -42,6 +45,7 @@ class QuotaStatus:
 
     @property
     def remaining(self) -> int | None:
+        """Requests left this month: None when unlimited, 0 once the trial has expired, never negative."""
         if self.limit is None:
             return None
         return 0 if self.expired else max(self.limit - self.used, 0)
@@ -58,6 +62,10 @@ class QuotaStatus:
 
 
 def quota_status_for(user: User, *, used: int, now: dt.datetime) -> QuotaStatus:
+    """Build the QuotaStatus from `used` (requests this month, from MonthlyUsage) and the user's tier policy.
+
+    `reset_at` is the sooner of next month's start and the trial's end; pure, no queries.
+    """
     policy = TIER_POLICIES[user.tier]
     reset = next_month_start(now)
     end = trial_end(user)

@@ -33,12 +33,14 @@ def api_key_list(*, user: User, include_revoked: bool = True) -> QuerySet[ApiKey
 
 
 def quota_status(*, user: User, now: dt.datetime | None = None) -> QuotaStatus:
+    """The user's QuotaStatus at `now` (default: now), from this month's MonthlyUsage row (one query)."""
     now = now or timezone.now()
     used = MonthlyUsage.objects.filter(user=user, month=month_start(now)).values_list("used", flat=True).first() or 0
     return quota_status_for(user, used=used, now=now)
 
 
 def usage_daily(*, user: User, days: int = 30, now: dt.datetime | None = None) -> list[tuple[dt.date, int]]:
+    """Requests per UTC day for the last `days` days ending today, oldest first: `[(date, count)]`, zeros filled in."""
     today = (now or timezone.now()).astimezone(dt.UTC).date()
     first = today - dt.timedelta(days=days - 1)
     counts = dict(DailyUsage.objects.filter(user=user, day__gte=first).values_list("day", "used"))

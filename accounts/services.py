@@ -20,6 +20,7 @@ LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def hash_api_key(raw: str) -> str:
+    """SHA-256 hex digest (64 chars) of a plaintext API key: the only form stored."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -57,6 +58,10 @@ def api_key_create(*, user: User, name: str = "default", expires_at: dt.datetime
 
 
 def api_key_revoke(*, user: User, key_id: int) -> ApiKey:
+    """Revoke one of `user`'s keys (idempotent: an already revoked key keeps its time) and return it.
+
+    Raises NotFound (404) when `key_id` is not one of the user's keys.
+    """
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().filter(user=user, pk=key_id).first()
         if key is None:

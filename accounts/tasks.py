@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def quota_holds_sweep_task() -> int:
+    """Celery beat task: give back quota held by synchronous calls whose web process died; returns how many."""
     released = quota_holds_sweep(now=timezone.now())
     if released:
         logger.info("Gave back %d requests held by calls whose web process died", released)

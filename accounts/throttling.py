@@ -27,6 +27,10 @@ class ApiKeyBurstThrottle(BaseThrottle):
         self.now = 0.0
 
     def allow_request(self, request: Request, view: object) -> bool:
+        """Allow at most DEEPREAD_BURST_PER_MINUTE requests per API key per minute; session calls are not limited.
+
+        When the counter store (Redis) is down the request is allowed and a warning logged.
+        """
         if request.auth is None:
             return True
         self.now = self.timer()

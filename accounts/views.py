@@ -20,6 +20,7 @@ from accounts.tiers import TIER_POLICIES, Tier
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Redirect to the job list when logged in, else to the login page."""
     return redirect("jobs" if request.user.is_authenticated else "login")
 
 
@@ -40,6 +41,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def signup_sent(request: HttpRequest) -> HttpResponse:
+    """Page saying the confirmation e-mail is on its way (shown whatever the address was)."""
     return render(request, "registration/signup_sent.html")
 
 
@@ -63,6 +65,7 @@ def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpRespons
 
 @login_required
 def welcome(request: HttpRequest) -> HttpResponse:
+    """First page after sign-up: quota and a form for the first API key."""
     return render(request, "accounts/welcome.html", {"quota": quota_status(user=request.user), "form": ApiKeyForm()})
 
 
@@ -84,12 +87,17 @@ def _keys_context(request: HttpRequest, **extra: object) -> dict:
 
 @login_required
 def keys(request: HttpRequest) -> HttpResponse:
+    """The user's API keys page."""
     return render(request, "accounts/keys.html", _keys_context(request))
 
 
 @login_required
 @require_POST
 def key_create(request: HttpRequest) -> HttpResponse:
+    """Create a key from ApiKeyForm (POST) and show its plaintext once, with `Cache-Control: no-store`.
+
+    An invalid form answers 400 with the errors (the panel only for htmx requests).
+    """
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
         context = _keys_context(request, form=form)

@@ -87,6 +87,10 @@ class RequestBodyGuard:
         state = {"received": 0, "complete": False, "refusal": None, "responded": False}
 
         async def guarded_receive() -> Message:
+            """Pass body messages through until the body is too slow (408), too large (413) or cut short (400).
+
+            A refusal is recorded in `state["refusal"]` and the app sees `http.disconnect` in place of the body.
+            """
             if state["complete"] or state["refusal"]:
                 return await receive() if not state["refusal"] else DISCONNECT
             deadline = started_at + self.body_timeout_s + state["received"] / self.min_rate
@@ -108,6 +112,7 @@ class RequestBodyGuard:
             return message
 
         async def tracked_send(message: Message) -> None:
+            """Forward `message`, noting when the response has started (then no refusal can be sent)."""
             if message["type"] == "http.response.start":
                 state["responded"] = True
             await send(message)

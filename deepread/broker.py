@@ -112,6 +112,7 @@ class Channel(filesystem.Channel):
                 path.unlink()
 
     def basic_ack(self, delivery_tag, multiple=False):
+        """Acknowledge and forget the delivery's bookkeeping entry."""
         super().basic_ack(delivery_tag, multiple=multiple)
         self._forget(delivery_tag)
 
@@ -121,6 +122,7 @@ class Channel(filesystem.Channel):
         self._forget(message.delivery_tag)
 
     def basic_reject(self, delivery_tag, requeue=False):
+        """Reject (optionally requeue) and forget the delivery's bookkeeping entry."""
         super().basic_reject(delivery_tag, requeue=requeue)
         self._forget(delivery_tag)
 
@@ -137,6 +139,10 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot add message {name!r} to the queue folder") from exc
 
     def get_table(self, exchange):
+        """Queues bound to `exchange`, read from its file; [] when there is none.
+
+        Raises ChannelError when the file exists but cannot be read.
+        """
         file = self._exchange_file(exchange)
         try:
             text = file.read_bytes()

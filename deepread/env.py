@@ -15,10 +15,15 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def env_str(name: str, default: str) -> str:
+    """The environment variable `name`, or `default` when unset (an empty value is kept)."""
     return os.environ.get(name, default)
 
 
 def env_bool(name: str, default: bool) -> bool:
+    """Parse a 1/0, true/false, yes/no, on/off variable (case-insensitive; empty is false); `default` when unset.
+
+    Raises ImproperlyConfigured for any other value.
+    """
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -31,6 +36,10 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """Parse an integer variable; `default` when unset or empty.
+
+    Raises ImproperlyConfigured when it is not an integer or is below `minimum`.
+    """
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -44,6 +53,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def env_float(name: str, default: float) -> float:
+    """Parse a float variable; `default` when unset or empty. Raises ImproperlyConfigured when it is not a number."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -54,6 +64,7 @@ def env_float(name: str, default: float) -> float:
 
 
 def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
+    """The lower-cased value of `name` (or `default`); raises ImproperlyConfigured when it is not one of `choices`."""
     value = os.environ.get(name, default).strip().lower()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
@@ -61,6 +72,7 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
 
 
 def env_list(name: str, default: Sequence[str] = ()) -> list[str]:
+    """A comma-separated variable as a list of stripped, non-empty items; `default` when unset."""
     raw = os.environ.get(name)
     if raw is None:
         return list(default)

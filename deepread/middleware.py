@@ -14,6 +14,9 @@ EXEMPT = ("/api/docs/", "/admin/")
 
 
 def content_security_policy() -> str:
+    """The Content-Security-Policy header value: same-origin only, plus the S3 endpoint in connect-src when
+    DEEPREAD_STORAGE is "s3" (browser uploads go straight to the bucket).
+    """
     connect = ["'self'"]
     endpoint = getattr(settings, "AWS_S3_ENDPOINT_URL", "") or ""
     if settings.DEEPREAD_STORAGE == "s3":  # uploads from the browser go straight to the bucket
@@ -58,6 +61,9 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """Answer 503 with Retry-After when the database is unreachable (JSON `{"detail"}` under /api, /v1 and
+        /storage, a short HTML page elsewhere); None lets other exceptions propagate.
+        """
         from django.db import DatabaseError
         from django.http import JsonResponse
 

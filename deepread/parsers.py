@@ -27,9 +27,14 @@ class CappedJSONParser(BaseParser):
     empty_body = b"{}"
 
     def too_large(self, cap: int) -> Exception:
+        """The error raised for a body over `cap` bytes (413 through the API's error handler)."""
         return BodyTooLarge(f"The request body is larger than {cap:,} bytes.")
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        """Parse a JSON body of at most the `cap_setting` setting's bytes.
+
+        Raises BodyTooLarge (413) past the cap and ParseError (400) for invalid JSON or UTF-8.
+        """
         cap = getattr(settings, self.cap_setting)
         raw = stream.read(cap + 1) if stream is not None else b""
         if len(raw) > cap:

@@ -51,6 +51,7 @@ def worker(
 
 
 def scheduler(bin_dir: Path | str, *, schedule_file: str | None = None) -> list[str]:
+    """argv for the Celery beat scheduler, optionally with its schedule file."""
     command = [_bin(bin_dir, "celery"), "-A", "deepread", "beat", "-l", "INFO"]
     return [*command, "-s", schedule_file] if schedule_file else command
 

@@ -42,10 +42,12 @@ class Hit:
 
     @property
     def allowed(self) -> bool:
+        """True while the count in this window is within the limit."""
         return self.count <= self.limit
 
     @property
     def remaining(self) -> int:
+        """Requests left in this window, never negative."""
         return max(0, self.limit - self.count)
 
     def retry_after(self, now: float) -> int:
@@ -91,6 +93,10 @@ class SqliteStore:
         return conn
 
     def incr(self, key: str, window: int, ttl_s: int) -> int:
+        """Add one to `key`'s count in `window` (an index of fixed windows) and return the new count.
+
+        The row expires `ttl_s` seconds from now; expired rows are deleted every 100 new windows.
+        """
         conn = self._connection()
         (count,) = conn.execute(self.UPSERT, (key, window, time.time() + ttl_s)).fetchone()
         if count == 1:
@@ -118,6 +124,7 @@ class RedisStore:
         self._script = self.client.register_script(self.SCRIPT)
 
     def incr(self, key: str, window: int, ttl_s: int) -> int:
+        """Add one to `key`'s count in `window` in Redis (expiring after `ttl_s` seconds) and return the new count."""
         return int(self._script(keys=[f"{self.PREFIX}{key}:{window}"], args=[ttl_s]))
 
     def clear(self) -> None:

@@ -208,6 +208,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._address, self._connect_timeout = address, connect_timeout
 
     def connect(self) -> None:
+        """Connect to the address already checked by the SSRF guard (not a fresh DNS lookup); OSError on failure."""
         self.sock = socket.create_connection((self._address, self.port), timeout=self._connect_timeout)
         self.sock.settimeout(self.timeout)
 
@@ -218,6 +219,9 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address, self._connect_timeout = address, connect_timeout
 
     def connect(self) -> None:
+        """Connect over TLS to the checked address, verifying the certificate for the URL's host name; OSError/SSLError
+        on failure.
+        """
         raw = socket.create_connection((self._address, self.port), timeout=self._connect_timeout)
         raw.settimeout(self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
@@ -233,6 +237,7 @@ class _Deadline:
         self.passed = threading.Event()
 
     def left(self) -> float:
+        """Seconds left before the overall fetch deadline; raises DeadlinePassed (and sets `passed`) once none are."""
         left = self.at - time.monotonic()
         if left <= 0:
             self.passed.set()
@@ -240,6 +245,7 @@ class _Deadline:
         return left
 
     def error(self) -> DeadlinePassed:
+        """The DeadlinePassed error for this deadline, naming its length in seconds."""
         return DeadlinePassed(f"The image URL did not answer in full within {self.seconds:g} s.")
 
     def bound(self, resolver: Resolver) -> Resolver:
@@ -247,9 +253,14 @@ class _Deadline:
         that is left to finish alone if the deadline passes first."""
 
         def bounded(host: str, port: int) -> list[str]:
+            """Resolve `host` with `resolver` but wait no longer than the deadline.
+
+            Raises DeadlinePassed when the lookup outlasts it, or the resolver's own error (e.g. socket.gaierror).
+            """
             outcome: list = []
 
             def run() -> None:
+                """Run the lookup in the helper thread, keeping its result or error for the caller."""
                 try:
                     outcome.append((True, resolver(host, port)))
                 except BaseException as exc:  # handed to the caller's thread
@@ -269,7 +280,14 @@ class _Deadline:
         return bounded
 
     def guard(self, conn: http.client.HTTPConnection) -> threading.Timer:
+        """Start a timer that shuts `conn`'s socket when the deadline passes, so a slow body read stops; cancel it when
+        done.
+
+        Raises DeadlinePassed when the deadline has already passed.
+        """
+
         def cut() -> None:
+            """Mark the deadline passed and shut the connection's socket, waking a blocked read."""
             self.passed.set()
             sock = conn.sock
             if sock is not None:

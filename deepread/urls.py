@@ -151,12 +151,14 @@ def csrf_failure(request: HttpRequest, reason: str = ""):
 
 
 def handler404(request: HttpRequest, exception: Exception):
+    """404 as JSON `{"detail"}` under the API prefixes, else Django's HTML page."""
     from django.views.defaults import page_not_found
 
     return _json_or_html(request, 404, "Not found.", page_not_found(request, exception))
 
 
 def handler500(request: HttpRequest):
+    """500 as JSON `{"detail"}` under /api, /v1 and /storage, else Django's HTML page."""
     from django.views.defaults import server_error
 
     if request.path.startswith(("/api/", "/v1/", "/storage/")):

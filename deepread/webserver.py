@@ -56,6 +56,10 @@ class ServerLimits:
 
     @classmethod
     def from_env(cls) -> ServerLimits:
+        """Limits from the environment: keep-alive, header timeout and graceful stop in seconds, header size in bytes.
+
+        Exits (SystemExit) naming the variable when one is not a positive number.
+        """
         return cls(
             keepalive_s=_env_float("DEEPREAD_KEEPALIVE_S", 75.0),
             header_timeout_s=_env_float("DEEPREAD_HEADER_TIMEOUT_S", 30.0),
@@ -81,11 +85,13 @@ class GuardedH11Protocol(H11Protocol):
     header_timeout_s = ServerLimits.from_env().header_timeout_s
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
+        """Start the header timer for the first request on a new connection."""
         self._header_timer = None
         super().connection_made(transport)
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
+        """Feed bytes to the HTTP parser; the header timer runs only while a request's headers are incomplete."""
         if self._header_timer is None and self._awaiting_request():
             self._arm_header_timer()  # the first byte of the next request on a kept-alive connection
         super().data_received(data)
@@ -93,6 +99,7 @@ class GuardedH11Protocol(H11Protocol):
             self._cancel_header_timer()  # the headers are complete: the request is the application's now
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the header timer when the client goes away."""
         self._cancel_header_timer()
         super().connection_lost(exc)
 
@@ -175,6 +182,9 @@ def serve(*, bind: str, workers: int, access_log: bool = True) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line entry: parse --bind host:port, --workers (default $WEB_CONCURRENCY or 2), --no-access-log, then
+    serve.
+    """
     parser = argparse.ArgumentParser(prog="python -m deepread.webserver", description=__doc__.splitlines()[0])
     parser.add_argument("--bind", default="127.0.0.1:8000", help="host:port")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))

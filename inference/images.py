@@ -45,12 +45,21 @@ def encode_for_model(
     return encode(image, page_format)
 
 
+#: How a whole file of each passed-through format ends: a JPEG with its End Of Image marker, a PNG with its IEND
+#: chunk (and that chunk's fixed CRC). A file cut short lacks it.
+COMPLETE_ENDING = {"image/jpeg": b"\xff\xd9", "image/png": b"IEND\xae\x42\x60\x82"}
+
+
 def pass_through_source(data: bytes, image: Image.Image) -> EncodedImage | None:
-    """The upload itself, when it is a single-frame RGB or greyscale PNG/JPEG (no alpha, palette or CMYK)."""
+    """The upload itself, when it is a single-frame RGB or greyscale PNG/JPEG (no alpha, palette or CMYK) that is
+    whole. A file cut short (no end marker, trailing zeros aside) is not passed through: the caller decodes it
+    at once, so its damage is an input error there rather than an OSError wherever its pixels are first read."""
     mime = PASS_THROUGH.get(image.format or "")
     if mime is None or image.mode not in PASS_THROUGH_MODES or getattr(image, "n_frames", 1) != 1:
         return None
     if len(data) > PASS_THROUGH_MAX_BYTES:
+        return None
+    if not data.rstrip(b"\x00").endswith(COMPLETE_ENDING[mime]):
         return None
     return EncodedImage(data, mime)
 

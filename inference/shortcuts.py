@@ -1,8 +1,10 @@
 """Pages that need no model: blank pages, and PDF pages whose own text layer is good.
 
-- `is_blank`: no ink. The page is reduced to at most 256 pixels a side in grey; it is blank when almost no pixel
-  (under 0.05 %) is clearly darker than the paper (the median grey, less 48 levels): dust and JPEG noise stay
-  under that, a single short word does not.
+- `is_blank`: no ink. The page in grey, reduced (if over 4 megapixels) by keeping the darkest pixel of each
+  square block, so that text of any size survives on any page shape (a 600×15000 screenshot shrunk to 256 px a
+  side loses its text); blank when almost no pixel (under 0.05 %, and under BLANK_MIN_INK pixels of the page) is
+  clearly darker than the paper (the median grey, less 48 levels): dust and JPEG noise stay under that, a single
+  short word does not, on a page of any size.
 - `text_layer_page`: a born-digital PDF page answered from its text layer, extracted with pypdfium2. The layer is
   trusted only when it is good: enough characters (MIN_CHARS visible ones), hardly any mojibake (at most 2 % of
   replacement, control, private-use or unassigned characters, and at least half letters or digits), drawn visibly
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import math
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
@@ -33,20 +37,25 @@ IMAGE_COVER_SHARE = 0.8
 TEXT_LAYER_MODEL = "pdf-text-layer"
 
 
+BLANK_MAX_PIXELS = 4_000_000
+#: Ink, in pixels of the full page, that always counts as something to read whatever the page's size: about one
+#: short word at a readable size. Without it a very long or very large page with one line was "blank".
+BLANK_MIN_INK = 150
+
+
 def is_blank(image: Image.Image) -> bool:
     """True when the page has no ink worth reading (see the module's docstring for the rule)."""
-    grey = ImageOps.grayscale(image)
-    grey.thumbnail((256, 256))
-    histogram = grey.histogram()
-    total = sum(histogram)
-    running, median = 0, 255
-    for level, count in enumerate(histogram):
-        running += count
-        if running * 2 >= total:
-            median = level
-            break
-    ink = sum(histogram[: max(0, median - BLANK_CONTRAST)])
-    return ink <= total * BLANK_INK_SHARE
+    grey = np.asarray(ImageOps.grayscale(image))
+    step = 1
+    if grey.size > BLANK_MAX_PIXELS:  # min-pool: a dark stroke stays dark however far the page is reduced
+        step = math.ceil(math.sqrt(grey.size / BLANK_MAX_PIXELS))
+        h, w = (grey.shape[0] // step) * step, (grey.shape[1] // step) * step
+        if h and w:
+            grey = grey[:h, :w].reshape(h // step, step, w // step, step).min(axis=(1, 3))
+    histogram = np.bincount(grey.ravel(), minlength=256)
+    median = int(np.searchsorted(np.cumsum(histogram), (grey.size + 1) // 2))
+    ink = int(histogram[: max(0, median - BLANK_CONTRAST)].sum())
+    return ink <= grey.size * BLANK_INK_SHARE and ink * step * step < BLANK_MIN_INK
 
 
 def image_digest(image: Image.Image, source: bytes | None = None) -> str:

@@ -19,6 +19,9 @@ class OcrModeListApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="ocr_modes_list", responses=OutputSerializer(many=True))
     def get(self, request: Request) -> Response:
+        """GET /api/v1/modes: the built-in and the user's custom modes, each with name, description, output kind and
+        default flag.
+        """
         rows = [
             {
                 "name": m.spec.name,

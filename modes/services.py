@@ -42,6 +42,10 @@ VERSIONED_FIELDS = ("display_name", "description", "prompt", "output_kind")
 def custom_mode_create(
     *, user: User, name: str, display_name: str, prompt: str, description: str = "", output_kind: str = "text"
 ) -> CustomMode:
+    """Create a custom mode for `user` (fields stripped; `output_kind` "text", "markdown" or "json").
+
+    Raises InvalidInput (400) when the name is taken by a built-in or one of the user's modes, or a field is invalid.
+    """
     mode = CustomMode(
         owner=user,
         name=name.strip(),
@@ -55,6 +59,10 @@ def custom_mode_create(
 
 
 def custom_mode_update(*, user: User, mode_id: int, **fields: str) -> CustomMode:
+    """Update fields of one of `user`'s custom modes under a row lock; jobs already made keep their prompt.
+
+    Raises NotFound (404) for a mode that is not the user's, InvalidInput (400) as `custom_mode_create`.
+    """
     with transaction.atomic():
         mode = CustomMode.objects.select_for_update().filter(owner=user, pk=mode_id).first()
         if mode is None:
@@ -65,12 +73,17 @@ def custom_mode_update(*, user: User, mode_id: int, **fields: str) -> CustomMode
 
 
 def custom_mode_delete(*, user: User, mode_id: int) -> None:
+    """Delete one of `user`'s custom modes; raises NotFound (404) when it is not the user's."""
     deleted, _ = CustomMode.objects.filter(owner=user, pk=mode_id).delete()
     if not deleted:
         raise NotFound("No such custom mode.")
 
 
 def default_mode_set(*, user: User, name: str) -> None:
+    """Make mode `name` the user's default (used when a request names none).
+
+    Raises InvalidInput (400) for a mode the user cannot use.
+    """
     spec = mode_get(user=user, name=name)
     User.objects.filter(pk=user.pk).update(default_mode=spec.name)
     user.default_mode = spec.name

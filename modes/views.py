@@ -46,6 +46,7 @@ def _editor(request: HttpRequest, form: CustomModeForm, mode: CustomMode | None,
 
 @login_required
 def modes(request: HttpRequest) -> HttpResponse:
+    """Modes page: built-in and custom modes, which one is the default, edit links for custom ones."""
     listing = mode_list(user=request.user)
     ids = dict(CustomMode.objects.filter(owner=request.user).values_list("name", "pk"))
     rows = [
@@ -58,6 +59,7 @@ def modes(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mode_create(request: HttpRequest) -> HttpResponse:
+    """New custom mode form, prefilled with the document mode's prompt; errors re-show the form with 400."""
     form = CustomModeForm(
         request.POST or None,
         initial={"prompt": BUILTIN_MODES["document"].prompt, "output_kind": BUILTIN_MODES["document"].output_kind},
@@ -76,6 +78,7 @@ def mode_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mode_edit(request: HttpRequest, mode_id: int) -> HttpResponse:
+    """Edit one of the user's custom modes; Http404 when it is not theirs, 400 with the form on errors."""
     mode = _own(request, mode_id)
     initial = {f: getattr(mode, f) for f in ("name", "display_name", "description", "prompt", "output_kind")}
     form = CustomModeForm(request.POST or None, initial=initial)
@@ -93,6 +96,7 @@ def mode_edit(request: HttpRequest, mode_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mode_delete(request: HttpRequest, mode_id: int) -> HttpResponse:
+    """GET: confirm page; POST: delete the user's custom mode and go back to the list. Http404 when it is not theirs."""
     mode = _own(request, mode_id)
     if request.method == "GET":
         return render(request, "modes/delete.html", {"mode": mode})

@@ -62,6 +62,10 @@ class Run:
         self._lock = threading.Lock()
 
     def run(self) -> list[Outcome]:
+        """Upload and wait for every item with `concurrency` threads, showing progress; returns one Outcome per item.
+
+        Ctrl-C sets `cancel`, cancels the jobs in flight and re-raises KeyboardInterrupt.
+        """
         total = self.progress.add_task("[bold]total", total=len(self.items), detail=f"0/{len(self.items)} files")
         bars = {
             item: self.progress.add_task(
@@ -74,8 +78,8 @@ class Run:
         }
         outcomes: dict[Item, Outcome] = {}
         with self.progress, futures.ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            pending = {pool.submit(self._one, item, bars[item]): item for item in self.items}
             try:
+                pending = {pool.submit(self._one, item, bars[item]): item for item in self.items}
                 while pending:
                     done, _ = futures.wait(pending, timeout=0.2, return_when=futures.FIRST_COMPLETED)
                     for future in done:
@@ -105,6 +109,7 @@ class Run:
             sent = 0
 
             def on_bytes(n: int) -> None:
+                """Progress callback: `n` more bytes of the upload were sent."""
                 nonlocal sent
                 sent += n
                 self.progress.update(bar, completed=sent, detail=f"upload {_mb(sent)}/{_mb(size)}")

@@ -40,6 +40,10 @@ def _connection_options(command: Callable) -> Callable:
     @click.option("--json", "as_json", is_flag=True, help="machine-readable output on stdout")
     @functools.wraps(command)
     def wrapper(api_key: str | None, base_url: str | None, config_file: str | None, **kwargs: Any) -> Any:
+        """Resolve settings, build a Client and run the command; an ApiError is printed and exits with status 1.
+
+        Raises click.UsageError when no API key or base URL can be found.
+        """
         try:
             settings = resolve(api_key=api_key, base_url=base_url, config=config_file)
         except ConfigError as exc:
@@ -47,10 +51,12 @@ def _connection_options(command: Callable) -> Callable:
         cancel = threading.Event()
 
         def sleep(seconds: float) -> None:
+            """Wait `seconds` between retries; raises Cancelled as soon as Ctrl-C sets `cancel`."""
             if cancel.wait(seconds):
                 raise Cancelled
 
         def on_retry(status: int, wait_s: float, url: str) -> None:
+            """Tell the user a request is being retried (`status` 0 = connection error, `wait_s` seconds)."""
             reason = f"HTTP {status}" if status else "a connection error"
             stderr.print(f"[yellow]retrying after {reason} in {wait_s:.1f} s[/] ({url.split('?')[0]})")
 

@@ -23,6 +23,7 @@ class Settings:
 
 
 def config_path(explicit: str | None = None) -> Path:
+    """The config file: `explicit`, else $DEEPREAD_CONFIG, else $XDG_CONFIG_HOME (or ~/.config)/deepread/config.toml."""
     if explicit or os.environ.get("DEEPREAD_CONFIG"):
         return Path(explicit or os.environ["DEEPREAD_CONFIG"]).expanduser()
     root = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"

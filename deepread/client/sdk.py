@@ -86,10 +86,12 @@ class JobResult:
 
     @property
     def done(self) -> bool:
+        """True once the job is `completed` or `failed`."""
         return self.status in ("completed", "failed")
 
     @property
     def text(self) -> str:
+        """The job's `extracted_text`, or "" before it has a result."""
         return (self.result or {}).get("extracted_text", "")
 
 
@@ -111,6 +113,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before retry number `attempt` (0-based): the server's Retry-After if given, else
+        exponential back-off from `base_s` with ±50 % jitter; capped at `cap_s`.
+        """
         wait = _retry_after_s(retry_after)
         if wait is None:
             wait = self.base_s * 2**attempt * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
@@ -157,6 +162,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the underlying HTTP connection pool."""
         self._http.close()
 
     # --- reads ----------------------------------------------------------------------------------------------------
@@ -214,6 +220,9 @@ class Client:
         size = path.stat().st_size
 
         def body() -> Iterator[bytes]:
+            """Yield the file in CHUNK-byte pieces, reporting each to `on_bytes`; raises Cancelled once `cancel` is
+            set.
+            """
             with path.open("rb") as fh:
                 while chunk := fh.read(CHUNK):
                     if cancel is not None and cancel.is_set():
@@ -223,6 +232,7 @@ class Client:
                         on_bytes(len(chunk))
 
         def restart() -> None:
+            """Rewind the progress count when the upload is retried from byte 0."""
             if on_bytes:
                 on_bytes(-size)  # a retried upload starts again from byte 0
 

@@ -114,3 +114,31 @@ def test_page_image_refuses_a_page_past_the_end():
     data = pdf_bytes([["only page"]])
     with pytest.raises(InputError, match="no page 2"):
         page_image(data, inspect_document(data, **LIMITS), 2, dpi=72, max_pixels=10_000_000)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99])
+def test_an_image_cut_short_is_an_input_error_when_prepared_not_later(fmt, keep):
+    """A cut-off upload used to pass through undecoded and fail as an OSError wherever its pixels were first read
+    (the blank-page check, the CPU engine): an internal error instead of "corrupt or truncated"."""
+    from inference.documents import InputError, inspect_document, iter_pages, page_image
+    from tests.samples import encode, render_lines
+
+    whole = encode(render_lines(["A page cut short", "in the middle of its pixels"]), fmt)
+    info = inspect_document(whole, max_pixels=60_000_000, max_pages=10)
+    assert page_image(whole, info, 1, dpi=144, max_pixels=60_000_000).source is not None  # a whole file passes
+    cut = whole[: int(len(whole) * keep)]
+
+    def first_page_pixels() -> None:
+        cut_info = inspect_document(cut, max_pixels=60_000_000, max_pages=10)
+        page_image(cut, cut_info, 1, dpi=144, max_pixels=60_000_000).image.load()
+
+    def all_pages_pixels() -> None:
+        cut_info = inspect_document(cut, max_pixels=60_000_000, max_pages=10)
+        for page in iter_pages(cut, cut_info, dpi=144, max_pixels=60_000_000):
+            page.image.load()
+
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        first_page_pixels()
+    with pytest.raises(InputError, match="corrupt or truncated"):
+        all_pages_pixels()

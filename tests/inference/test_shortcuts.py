@@ -1,5 +1,7 @@
 """Pages that need no model: blank pages and good PDF text layers (pure functions, real PDFs)."""
 
+from pathlib import Path
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -98,3 +100,22 @@ def test_deepreads_own_searchable_pdf_is_not_mistaken_for_a_born_digital_one():
     page, why = text_layer_page(pdf, 1, _rendered(pdf, 1).size)
     assert page is None
     assert "invisible" in why
+
+
+@pytest.mark.parametrize(
+    ("size", "at"),
+    [((600, 15000), (20, 7000)), ((15000, 600), (7000, 280)), ((2480, 3508), (1200, 1700)), ((8000, 7000), (10, 10))],
+    ids=["long-screenshot", "wide-banner", "a4-300dpi", "huge-scan-corner"],
+)
+def test_one_line_on_a_page_of_any_shape_or_size_is_not_blank(size, at):
+    page = Image.new("RGB", size, "white")
+    assert is_blank(page)
+    ImageDraw.Draw(page).text(at, "Message 001 from Alex", fill="black", font_size=28)
+    assert not is_blank(page)
+
+
+def test_the_long_screenshot_from_the_field_is_not_blank():
+    path = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "field" / "08-long-screenshot.png"
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the shared data sits beside the repository)")
+    assert not is_blank(Image.open(path))

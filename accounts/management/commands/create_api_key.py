@@ -8,11 +8,13 @@ class Command(BaseCommand):
     help = "Create an API key for EMAIL (creating the account if missing). The key is printed alone on the last line."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """Positional e-mail, `--tier` (a Tier value) and `--name` for the key."""
         parser.add_argument("email")
         parser.add_argument("--tier", choices=list(Tier.values), default=None, help="set the account's tier")
         parser.add_argument("--name", default="default", help="a name for the key")
 
     def handle(self, *args: object, email: str, tier: str | None, name: str, **options: object) -> None:
+        """Create the account if needed and a key; the plaintext key goes alone to stdout, details to stderr."""
         user, created = user_get_or_create(email=email, tier=tier)
         key, raw = api_key_create(user=user, name=name)
         verb = "Created account" if created else "Account"

@@ -13,9 +13,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """`--email` of the superuser to create (default admin@localhost.localdomain)."""
         parser.add_argument("--email", default="admin@localhost.localdomain")
 
     def handle(self, *args: object, email: str, **options: object) -> None:
+        """Create a superuser with a random password printed once, unless any account exists; remove the legacy
+        password file.
+        """
         # Earlier versions kept the password in a file and printed it on every start: remove that copy.
         legacy = settings.VAR_DIR / "first-account.txt"
         if legacy.exists():
