@@ -250,7 +250,11 @@ class _Deadline:
 
     def bound(self, resolver: Resolver) -> Resolver:
         """`resolver`, cut at the deadline: name resolution blocks in the C library, so it runs on a daemon thread
-        that is left to finish alone if the deadline passes first."""
+        that is left to finish alone if the deadline passes first.
+
+        Raises DeadlinePassed when the lookup outlasts the deadline, or the resolver's own error (e.g.
+        socket.gaierror).
+        """
 
         def bounded(host: str, port: int) -> list[str]:
             """Resolve `host` with `resolver` but wait no longer than the deadline.

@@ -18,6 +18,7 @@ class OutputKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """Human name of the output kind, shown in the dashboard's mode list."""
         return {
             "text": "Plain text",
             "markdown": "Markdown document",
@@ -51,9 +52,11 @@ class Usage:
 
     @property
     def total_tokens(self) -> int:
+        """prompt_tokens + completion_tokens."""
         return self.prompt_tokens + self.completion_tokens
 
     def as_dict(self) -> dict[str, int]:
+        """The usage as the API reports it: prompt, completion and total token counts."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -73,6 +76,9 @@ class PageResult:
     error: str | None = None  # set when this page alone failed; the rest of the document still stands
 
     def as_dict(self, page: int) -> dict[str, Any]:
+        """The page as stored in a result document: 1-based `page` number, size in pixels, text, blocks
+        (bbox in page pixels), the mode's extras (tables, formulas, chart), usage, finish_reason and any `error`.
+        """
         page_dict = {
             "page": page,
             "width": self.width,
@@ -114,7 +120,9 @@ class Engine(Protocol):
     #: The model name reported in results: what really ran.
     model_name: str
 
-    def supports(self, mode: ModeSpec) -> bool: ...
+    def supports(self, mode: ModeSpec) -> bool:
+        """Whether this engine can produce `mode`'s output kind (RapidOCR cannot read formulas or charts)."""
+        ...
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: Any = None) -> PageResult:
         """`source` is the upload's own encoded bytes (an `inference.images.EncodedImage`) when they may be sent

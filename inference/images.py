@@ -26,6 +26,7 @@ class EncodedImage:
 
 
 def encode(image: Image.Image, page_format: str = "jpeg") -> EncodedImage:
+    """Encode a page for the model: PNG (lossless) or JPEG quality 95, converting other modes to RGB for JPEG."""
     out = io.BytesIO()
     if page_format == "png":
         image.save(out, format="PNG", compress_level=1)

@@ -101,6 +101,10 @@ class EngineProcessPool:
         return warm is not None and warm.done() and warm.exception() is None
 
     def wait_ready(self, timeout: float) -> bool:
+        """Start the pool and wait up to `timeout` seconds for a process to load the engine.
+
+        Returns False (never raises) when it has not loaded by then or failed to; a broken pool is replaced.
+        """
         self.start()
         try:
             self._warm.result(timeout)  # type: ignore[union-attr]
@@ -112,6 +116,7 @@ class EngineProcessPool:
         return True
 
     def load_error(self) -> str | None:
+        """Why loading the engine failed, or None while it is loading or once it has loaded."""
         warm = self._warm
         if warm is None or not warm.done() or warm.exception() is None:
             return None
@@ -141,6 +146,7 @@ class EngineProcessPool:
         raise error
 
     def child_pids(self) -> list[int]:
+        """Process ids of the pool's child processes ([] before it starts)."""
         executor = self._executor
         return list(getattr(executor, "_processes", {}) or {}) if executor else []
 
@@ -152,6 +158,7 @@ class EngineProcessPool:
         self.start()
 
     def shutdown(self) -> None:
+        """Stop the pool without waiting, cancelling queued work; safe to call twice."""
         with self._lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)

@@ -140,6 +140,7 @@ class _Fonts:
             self.unicode = pdfium_c.FPDFText_LoadFont(pdf.raw, buf, len(self._data), pdfium_c.FPDF_FONT_TRUETYPE, 1)
 
     def for_text(self, text: str):
+        """Helvetica for Latin-1 text, else the loaded Unicode TrueType font (None when none was given)."""
         try:
             text.encode("latin-1")
         except UnicodeEncodeError:

@@ -7,4 +7,5 @@ class OcrJobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        """Register the deployment checks."""
         from deepread import checks  # noqa: F401 - registers the deployment checks

@@ -69,6 +69,7 @@ def _job(job: Job) -> dict:
 class JobDetailApi(QuotaHeadersAPIView):
     @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, **ERRORS})
     def get(self, request: Request, job_id: str) -> Response:
+        """GET /api/v1/jobs/<id>: the job's status and progress; 404 when it is not the user's."""
         return Response(_job(selectors.job_get(user=request.user, job_id=job_id)))
 
     @extend_schema(
@@ -78,6 +79,7 @@ class JobDetailApi(QuotaHeadersAPIView):
         responses={204: None, **ERRORS},
     )
     def delete(self, request: Request, job_id: str) -> Response:
+        """DELETE /api/v1/jobs/<id>: the job, its upload and results; 204, or 404 / 409 from `control.job_delete`."""
         control.job_delete(user=request.user, job_id=job_id)
         return Response(status=204)
 
@@ -92,6 +94,7 @@ class JobCancelApi(QuotaHeadersAPIView):
         responses={200: JobSerializer, **ERRORS_409},
     )
     def post(self, request: Request, job_id: str) -> Response:
+        """POST /api/v1/jobs/<id>/cancel: cancel a queued or running job; 404 for another's job, 409 once ended."""
         return Response(_job(control.job_cancel(user=request.user, job_id=job_id)))
 
 
@@ -104,6 +107,9 @@ class JobRetryApi(QuotaHeadersAPIView):
         responses={201: JobSerializer, **ERRORS_409},
     )
     def post(self, request: Request, job_id: str) -> Response:
+        """POST /api/v1/jobs/<id>/retry: a new job for the same upload (201), spending quota; 404, 409 or 429 on
+        refusal.
+        """
         key = request.auth if isinstance(request.auth, ApiKey) else None
         rerun = control.job_rerun(user=request.user, job_id=job_id, api_key_id=key.pk if key else None)
         request.quota_status = rerun.quota
@@ -175,6 +181,7 @@ class UsageApi(QuotaHeadersAPIView):
         ],
     )
     def get(self, request: Request) -> Response:
+        """GET /api/v1/usage: the user's quota and requests per day."""
         return Response(usage_summary(user=request.user))
 
 
@@ -191,10 +198,14 @@ class SettingsApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="settings_retrieve", responses={200: Serializer, **ERRORS})
     def get(self, request: Request) -> Response:
+        """GET /api/v1/settings: the user's job settings."""
         return Response(self._out(control.job_settings_get(user=request.user)))
 
     @extend_schema(operation_id="settings_update", request=Serializer, responses={200: Serializer, **ERRORS})
     def patch(self, request: Request) -> Response:
+        """PATCH /api/v1/settings: change `retention_days` (whole days, or null to keep everything); 400 on a bad
+        value.
+        """
         data = self.Serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         row = control.job_settings_get(user=request.user)
@@ -234,6 +245,7 @@ class DeliverySerializer(serializers.Serializer):
 class WebhookEndpointListApi(QuotaHeadersAPIView):
     @extend_schema(operation_id="webhooks_list", responses={200: EndpointSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
+        """GET /api/v1/webhooks: the user's webhook endpoints, oldest first."""
         rows = WebhookEndpoint.objects.filter(owner=request.user).order_by("created_at", "pk")
         return Response(EndpointSerializer(rows, many=True).data)
 
@@ -251,6 +263,9 @@ class WebhookEndpointListApi(QuotaHeadersAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/webhooks: register an endpoint; 201 with its signing secret (shown only here), 400 for a bad
+        URL.
+        """
         data = EndpointSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = webhooks.endpoint_create(
@@ -265,12 +280,14 @@ class WebhookEndpointListApi(QuotaHeadersAPIView):
 class WebhookEndpointDetailApi(QuotaHeadersAPIView):
     @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointSerializer, **ERRORS})
     def get(self, request: Request, endpoint_id: str) -> Response:
+        """GET /api/v1/webhooks/<id>: one endpoint; 404 when it is not the user's."""
         return Response(EndpointSerializer(webhooks.endpoint_get(user=request.user, endpoint_id=endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhooks_update", request=EndpointSerializer, responses={200: EndpointSerializer, **ERRORS}
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
+        """PATCH /api/v1/webhooks/<id>: change url, events, description or active; 400 / 404 on refusal."""
         data = EndpointSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         endpoint = webhooks.endpoint_update(user=request.user, endpoint_id=endpoint_id, **data.validated_data)
@@ -278,6 +295,7 @@ class WebhookEndpointDetailApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **ERRORS})
     def delete(self, request: Request, endpoint_id: str) -> Response:
+        """DELETE /api/v1/webhooks/<id>: 204, or 404 when it is not the user's."""
         webhooks.endpoint_delete(user=request.user, endpoint_id=endpoint_id)
         return Response(status=204)
 
@@ -292,6 +310,9 @@ class WebhookDeliveryListApi(QuotaHeadersAPIView):
         responses={200: DeliverySerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """GET /api/v1/webhooks/deliveries: the latest 200 deliveries, newest first, optionally by `endpoint` id or
+        `job` UUID.
+        """
         rows = WebhookDelivery.objects.filter(owner=request.user)
         endpoint, job = request.query_params.get("endpoint"), request.query_params.get("job")
         if endpoint:
@@ -309,6 +330,7 @@ class WebhookRedeliverApi(QuotaHeadersAPIView):
         operation_id="webhook_deliveries_redeliver", request=None, responses={202: DeliverySerializer, **ERRORS}
     )
     def post(self, request: Request, delivery_id: str) -> Response:
+        """POST /api/v1/webhooks/deliveries/<id>/redeliver: send a delivery again (202); 404 if not the user's."""
         return Response(
             DeliverySerializer(webhooks.redeliver(user=request.user, delivery_id=delivery_id)).data, status=202
         )
@@ -322,6 +344,7 @@ class CallbackSecretApi(QuotaHeadersAPIView):
         responses={201: dict, **ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/webhooks/callback-secret: a new secret for signing per-job callbacks (201, shown only here)."""
         return Response({"secret": webhooks.callback_secret_rotate(user=request.user)}, status=201)
 
 
@@ -339,6 +362,9 @@ class ModeVersionListApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="ocr_mode_versions_list", responses={200: OutputSerializer(many=True), **ERRORS})
     def get(self, request: Request, name: str) -> Response:
+        """GET /api/v1/ocr-modes/<name>/versions: a custom mode's versions, newest first; 404 for built-in or unknown
+        modes.
+        """
         from modes.selectors import mode_versions
 
         versions = mode_versions(user=request.user, name=name)

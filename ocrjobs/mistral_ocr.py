@@ -216,6 +216,9 @@ class _PageBuilder:
         self.table_count = 0
 
     def add(self, page: PageImage, result: PageResult) -> None:
+        """Append one page in Mistral OCR's shape: 0-based index, Markdown with figure/table ids, images, tables,
+        dimensions (pixels, dpi) and blocks when asked for.
+        """
         markdown, images, figure_ids = self._figures(page, result)
         markdown, tables, table_ids = self._tables(markdown, result)
         entry: dict[str, Any] = {

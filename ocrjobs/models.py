@@ -108,6 +108,7 @@ class Job(models.Model):
 
     @property
     def public_status(self) -> str:
+        """The status as the API names it (e.g. "pending" for queued/awaiting upload)."""
         return PUBLIC_STATUS[self.status]
 
     @property
@@ -125,6 +126,7 @@ class Job(models.Model):
 
     @property
     def is_terminal(self) -> bool:
+        """True once the job has ended (completed, failed or cancelled)."""
         return self.status in TERMINAL_STATUSES
 
 
