@@ -49,7 +49,8 @@ class Job(models.Model):
 
     output_key = models.CharField(max_length=512, null=True, blank=True)
     result_key = models.CharField(max_length=600, blank=True, default="")
-    model = models.CharField(max_length=100, blank=True, default="")
+    # The ML model that read the pages (e.g. "deepseek-ai/DeepSeek-OCR"); the column keeps its first name, "model".
+    model_name = models.CharField(max_length=100, blank=True, default="", db_column="model")
     error = models.TextField(blank=True, default="")
 
     # Job control (ocrjobs/control.py): the pages asked for (`1-3,7`, empty for all), the job this one retries,
