@@ -12,6 +12,8 @@ from accounts.selectors import quota_status
 
 
 class QuotaHeadersAPIView(APIView):
+    """Base view for /api/v1 and /v1: API-key responses carry the account's quota headers."""
+
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         """Add the key owner's quota headers (X-Quota-Limit/-Remaining/-Reset) to an API-key response.
 

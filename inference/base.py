@@ -10,6 +10,8 @@ from PIL import Image
 
 
 class OutputKind(enum.StrEnum):
+    """What a mode produces: plain text, Markdown, tables, LaTeX formulas or chart data."""
+
     TEXT = "text"
     MARKDOWN = "markdown"
     TABLE = "table"
@@ -30,6 +32,8 @@ class OutputKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ModeSpec:
+    """A mode as the engines see it: prompt and output kind, plus names for people; `version` for custom modes."""
+
     name: str
     display_name: str
     description: str
@@ -40,6 +44,8 @@ class ModeSpec:
 
 @dataclass
 class Block:
+    """A recognised region: `type` (text, title, table, figure, …), its text, bbox in page pixels."""
+
     type: str
     text: str
     bbox: list[int]  # [x1, y1, x2, y2] in pixels of the page image
@@ -47,6 +53,8 @@ class Block:
 
 @dataclass
 class Usage:
+    """Token counts of one model call (0 for the CPU engine)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -66,6 +74,8 @@ class Usage:
 
 @dataclass
 class PageResult:
+    """One page read by an engine: text, blocks, page size in pixels, usage, finish_reason, extras, error."""
+
     text: str
     blocks: list[Block]
     width: int
@@ -105,7 +115,7 @@ class EngineError(Exception):
 
 
 class ModeNotSupported(EngineError):
-    pass
+    """The engine cannot produce this mode's output kind (e.g. formulas on RapidOCR); not retryable."""
 
 
 class InputUnreadable(EngineError):
@@ -113,10 +123,14 @@ class InputUnreadable(EngineError):
 
 
 class EngineUnavailable(EngineError):
+    """The engine could not be reached or is overloaded; retryable."""
+
     retryable = True
 
 
 class Engine(Protocol):
+    """An OCR engine: reads one page image in a mode into a PageResult."""
+
     #: The model name reported in results: what really ran.
     model_name: str
 

@@ -59,6 +59,8 @@ _CENTER = re.compile(r"</?center>", re.IGNORECASE)
 
 @dataclass
 class ParsedPage:
+    """DeepSeek-OCR output parsed: cleaned text, blocks (bbox in page pixels) and which blocks are figures to crop."""
+
     text: str  # cleaned Markdown (or plain text for the OCR prompt)
     blocks: list[Block]
     image_blocks: list[int]  # indexes into blocks of the figures to crop, in order

@@ -43,6 +43,8 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class DocumentInfo:
+    """An upload's detected format and page count, found without decoding pixels."""
+
     kind: str  # png, jpeg, bmp, tiff, pdf
     page_count: int
 
@@ -170,6 +172,8 @@ def _fit_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> 
 
 @dataclass
 class PageImage:
+    """One page ready for an engine: its 1-based number, the decoded image, and the upload's bytes when usable as is."""
+
     number: int  # from 1
     image: Image.Image
     #: The upload's own bytes when they can go to a model as they are (a plain PNG/JPEG), else None.

@@ -21,6 +21,8 @@ FIGURE_LABELS = frozenset({"image", "figure"})
 
 @dataclass(frozen=True)
 class EncodedImage:
+    """An encoded page image: bytes and their MIME type."""
+
     data: bytes
     mime: str
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Line:
+    """One OCR text line with its box in page pixels (x1, y1 top-left; x2, y2 bottom-right)."""
+
     text: str
     x1: float
     y1: float
@@ -34,6 +36,8 @@ class Line:
 
 @dataclass
 class Row:
+    """Lines on the same baseline band, left to right."""
+
     lines: list[Line] = field(default_factory=list)
 
     @property
@@ -100,6 +104,8 @@ def plain_text(rows: list[Row]) -> str:
 
 @dataclass
 class Paragraph:
+    """Consecutive rows forming a paragraph; `heading` when its line height marks it as a title."""
+
     rows: list[Row]
     heading: bool = False
 
@@ -147,6 +153,8 @@ def _escape_md(text: str) -> str:
 
 @dataclass
 class Table:
+    """A table found in the layout: cells as rows of strings, bbox in page pixels."""
+
     rows: list[list[str]]
     bbox: list[int]
 

@@ -31,6 +31,8 @@ class EngineProcessDied(EngineError):
 
 
 class EngineLoadFailed(EngineError):
+    """The engine failed to load in the worker process; retryable."""
+
     retryable = True
 
 
@@ -76,6 +78,8 @@ def _child_run(data: bytes, info: DocumentInfo, spec: ModeSpec, kwargs: dict[str
 
 
 class EngineProcessPool:
+    """A pool of `size` processes each holding a loaded engine, replaced when one dies."""
+
     def __init__(self, engine: str, options: dict[str, Any], *, size: int) -> None:
         self.engine, self.options, self.size = engine, dict(options), size
         self._lock = threading.Lock()

@@ -42,6 +42,8 @@ def bundled_model_paths() -> dict[str, Path]:
 
 
 class RapidOcrEngine:
+    """The CPU engine (RapidOCR, PP-OCR models): text, Markdown and tables; long pages are read in strips."""
+
     model_name = MODEL_NAME
 
     def __init__(self, *, threads: int | None = None, max_side_len: int = 1280) -> None:

@@ -35,6 +35,8 @@ _MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s+|[-*+]\s+|>\s*)|\*\*|__|\\[()\[\]]|\$
 
 @dataclass(frozen=True)
 class Word:
+    """A word of the text layer with its box in page pixels."""
+
     text: str
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the page image
 

@@ -17,7 +17,7 @@ __all__ = ["LOGITS_PROCESSOR", "MODELS", "VllmNotInstalled", "serve_command", "s
 
 
 class VllmNotInstalled(RuntimeError):
-    pass
+    """The `vllm` command is not installed here."""
 
 
 def vllm_executable() -> str:

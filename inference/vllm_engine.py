@@ -49,6 +49,10 @@ class TerminalRequestError(EngineError):
 
 @dataclass
 class Replica:
+    """One vLLM server: its base URL, requests in flight, when it may be tried again (monotonic seconds), failures in a
+    row.
+    """
+
     base_url: str
     inflight: int = 0
     down_until: float = 0.0
@@ -99,6 +103,8 @@ class ReplicaPool:
 
 @dataclass(frozen=True)
 class Completion:
+    """One chat completion: the model's text, finish_reason ("stop", "length", …) and token usage."""
+
     content: str
     finish_reason: str
     usage: Usage

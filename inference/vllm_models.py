@@ -135,6 +135,8 @@ def parse_version(text: str) -> tuple[int, ...] | None:
 
 @dataclass(frozen=True)
 class GuardVerdict:
+    """Whether a vLLM server's release and setup keep the n-gram repetition guard working, with the problems found."""
+
     ok: bool
     version: str
     problems: tuple[str, ...] = ()

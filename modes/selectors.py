@@ -13,6 +13,8 @@ from modes.models import CustomMode
 
 @dataclass(frozen=True)
 class ModeListing:
+    """A mode the user can use, whether it is the account's default and whether it is built in."""
+
     spec: ModeSpec
     is_default: bool
     builtin: bool

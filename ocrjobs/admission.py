@@ -32,6 +32,8 @@ class EngineBusy(Exception):
 
 @dataclass
 class Ticket:
+    """A slot held at the engine gate by one synchronous request; release it exactly once."""
+
     gate: EngineGate
     released: bool = False
 

@@ -2,6 +2,8 @@ from django.apps import AppConfig
 
 
 class OcrJobsConfig(AppConfig):
+    """The OCR jobs app: jobs, pages, storage, the job and /v1/ocr APIs, the dashboard and the worker tasks."""
+
     name = "ocrjobs"
     verbose_name = "OCR jobs"
     default_auto_field = "django.db.models.BigAutoField"

@@ -96,6 +96,8 @@ def job_delete(*, user: User, job_id: uuid.UUID | str) -> None:
 
 @dataclass(frozen=True)
 class Rerun:
+    """A re-run: the new job and the quota after spending its request."""
+
     job: Job
     quota: QuotaStatus
 

@@ -44,6 +44,8 @@ ERRORS_409 = {**ERRORS, 409: ErrorSerializer}
     ],
 )
 class JobSerializer(serializers.Serializer):
+    """A job's status and progress as /api/v1/jobs/<id> returns it."""
+
     job_id = serializers.UUIDField(source="id")
     status = serializers.CharField(
         source="public_status", help_text="pending, processing, completed, failed or cancelled"
@@ -67,6 +69,8 @@ def _job(job: Job) -> dict:
 
 
 class JobDetailApi(QuotaHeadersAPIView):
+    """GET and DELETE /api/v1/jobs/<id>."""
+
     @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, **ERRORS})
     def get(self, request: Request, job_id: str) -> Response:
         """GET /api/v1/jobs/<id>: the job's status and progress; 404 when it is not the user's."""
@@ -85,6 +89,8 @@ class JobDetailApi(QuotaHeadersAPIView):
 
 
 class JobCancelApi(QuotaHeadersAPIView):
+    """POST /api/v1/jobs/<id>/cancel."""
+
     @extend_schema(
         operation_id="jobs_cancel",
         description="A pending job is cancelled and its request given back; a processing job stops at once (its "
@@ -99,6 +105,8 @@ class JobCancelApi(QuotaHeadersAPIView):
 
 
 class JobRetryApi(QuotaHeadersAPIView):
+    """POST /api/v1/jobs/<id>/retry."""
+
     @extend_schema(
         operation_id="jobs_retry",
         description="A new job on the same upload, in the mode's current version, for a failed or cancelled job "
@@ -164,6 +172,8 @@ def _events_caller(request: HttpRequest):
 
 
 class UsageApi(QuotaHeadersAPIView):
+    """GET /api/v1/usage."""
+
     @extend_schema(
         operation_id="usage_retrieve",
         responses={200: dict, **ERRORS},
@@ -186,8 +196,12 @@ class UsageApi(QuotaHeadersAPIView):
 
 
 class SettingsApi(QuotaHeadersAPIView):
+    """GET and PATCH /api/v1/settings."""
+
     @extend_schema_serializer(component_name="JobSettings")
     class Serializer(serializers.Serializer):
+        """The account's job settings: retention in days (null: keep) and whether a callback secret is set."""
+
         retention_days = serializers.IntegerField(
             allow_null=True, min_value=1, max_value=3650, help_text="delete ended jobs older than this; null: keep"
         )
@@ -217,6 +231,8 @@ class SettingsApi(QuotaHeadersAPIView):
 # --- webhooks ---------------------------------------------------------------------------------------------------------
 @extend_schema_serializer(component_name="WebhookEndpoint")
 class EndpointSerializer(serializers.Serializer):
+    """A webhook endpoint: URL, subscribed events, description and whether it is active."""
+
     id = serializers.IntegerField(read_only=True)
     url = serializers.CharField(max_length=2000)
     events = serializers.ListField(child=serializers.CharField(), required=False)
@@ -227,6 +243,8 @@ class EndpointSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="WebhookDelivery")
 class DeliverySerializer(serializers.Serializer):
+    """One webhook delivery attempt record: endpoint, job, event, message id and status."""
+
     id = serializers.IntegerField()
     endpoint_id = serializers.IntegerField(allow_null=True)
     job_id = serializers.UUIDField(allow_null=True)
@@ -243,6 +261,8 @@ class DeliverySerializer(serializers.Serializer):
 
 
 class WebhookEndpointListApi(QuotaHeadersAPIView):
+    """GET and POST /api/v1/webhooks."""
+
     @extend_schema(operation_id="webhooks_list", responses={200: EndpointSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
         """GET /api/v1/webhooks: the user's webhook endpoints, oldest first."""
@@ -278,6 +298,8 @@ class WebhookEndpointListApi(QuotaHeadersAPIView):
 
 
 class WebhookEndpointDetailApi(QuotaHeadersAPIView):
+    """GET, PATCH and DELETE /api/v1/webhooks/<id>."""
+
     @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointSerializer, **ERRORS})
     def get(self, request: Request, endpoint_id: str) -> Response:
         """GET /api/v1/webhooks/<id>: one endpoint; 404 when it is not the user's."""
@@ -301,6 +323,8 @@ class WebhookEndpointDetailApi(QuotaHeadersAPIView):
 
 
 class WebhookDeliveryListApi(QuotaHeadersAPIView):
+    """GET /api/v1/webhooks/deliveries."""
+
     @extend_schema(
         operation_id="webhook_deliveries_list",
         parameters=[
@@ -326,6 +350,8 @@ class WebhookDeliveryListApi(QuotaHeadersAPIView):
 
 
 class WebhookRedeliverApi(QuotaHeadersAPIView):
+    """POST /api/v1/webhooks/deliveries/<id>/redeliver."""
+
     @extend_schema(
         operation_id="webhook_deliveries_redeliver", request=None, responses={202: DeliverySerializer, **ERRORS}
     )
@@ -337,6 +363,8 @@ class WebhookRedeliverApi(QuotaHeadersAPIView):
 
 
 class CallbackSecretApi(QuotaHeadersAPIView):
+    """POST /api/v1/webhooks/callback-secret."""
+
     @extend_schema(
         operation_id="webhooks_callback_secret_rotate",
         description="Makes (or replaces) the secret that signs deliveries to jobs' callback_url; shown once.",
@@ -350,8 +378,12 @@ class CallbackSecretApi(QuotaHeadersAPIView):
 
 # --- custom-mode versions -----------------------------------------------------------------------------------------
 class ModeVersionListApi(QuotaHeadersAPIView):
+    """GET /api/v1/ocr-modes/<name>/versions."""
+
     @extend_schema_serializer(component_name="OcrModeVersion")
     class OutputSerializer(serializers.Serializer):
+        """One version of a custom mode; `current` marks the newest."""
+
         version = serializers.IntegerField()
         display_name = serializers.CharField()
         description = serializers.CharField()

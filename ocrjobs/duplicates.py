@@ -26,6 +26,8 @@ MAX_MODES = 20
 
 @dataclass(frozen=True)
 class Duplicate:
+    """An earlier job for the same file in `mode`: its id, filename, creation time and public status."""
+
     mode: str
     job_id: uuid.UUID
     filename: str

@@ -81,6 +81,8 @@ def jobs_notify_ended(*, limit: int = 500) -> int:
 # --- the event stream ---------------------------------------------------------------------------------------------
 @dataclass
 class Snapshot:
+    """A job's state read for the event stream: status, page count, error and pages finished since the last event."""
+
     exists: bool
     status: str = ""
     pages: int | None = None

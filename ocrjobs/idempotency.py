@@ -36,6 +36,8 @@ HEADER = "Idempotency-Key"
 
 
 class IdempotencyKeyReused(ApplicationError):
+    """An Idempotency-Key reused with a different request body or endpoint: 422."""
+
     status_code = 422
     code = "idempotency_key_reused"
 

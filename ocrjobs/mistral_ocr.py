@@ -73,6 +73,8 @@ def error_body(exc: sync.OcrError) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MistralRequest:
+    """A Mistral OCR request body, checked: the document source, model, 0-based pages and image/table options."""
+
     source: str  # a URL or a data: URI
     model: str | None = None
     pages: tuple[int, ...] | None = None  # 0-based, sorted, distinct

@@ -5,6 +5,8 @@ from django.db import models
 
 
 class JobStatus(models.TextChoices):
+    """A job's internal status; `Job.public_status` maps it to the API's names."""
+
     AWAITING_UPLOAD = "awaiting_upload", "Awaiting upload"
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"

@@ -38,6 +38,8 @@ def clock() -> float:
 
 
 class SignatureError(Exception):
+    """A signed URL or form policy is malformed, expired or does not match; answered 403."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -73,6 +75,10 @@ def verify_put(*, job_id: str, key: str, content_type: str, expires: str, signat
 # --- POST form ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PostPolicy:
+    """A verified POST form policy: the job, the key prefix the file must go under, its byte cap and expiry (Unix
+    seconds).
+    """
+
     job_id: str
     key_prefix: str
     max_bytes: int

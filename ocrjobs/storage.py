@@ -19,6 +19,8 @@ from ocrjobs import signing
 
 @dataclass(frozen=True)
 class UploadUrls:
+    """Where a client uploads: a PUT URL, and a POST URL with the form fields to send with the file."""
+
     put_url: str
     post_url: str
     post_fields: dict[str, str]

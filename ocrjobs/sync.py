@@ -62,6 +62,8 @@ PageCallback = Callable[[PageImage, PageResult], None]
 
 @dataclass(frozen=True)
 class OcrOutcome:
+    """A synchronous OCR answer: the response body and the quota after spending its request."""
+
     body: dict[str, Any]
     quota: QuotaStatus
 
@@ -320,6 +322,8 @@ def _run(runner, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: Pa
 
 @dataclass(frozen=True)
 class Preview:
+    """A mode editor preview: text, blocks, the annotated first page as PNG bytes, the model, usage and a note."""
+
     text: str
     blocks: list
     annotated_png: bytes

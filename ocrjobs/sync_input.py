@@ -39,6 +39,8 @@ class OcrError(Exception):
 
 @dataclass(frozen=True)
 class OcrRequest:
+    """A /v1/ocr request body, checked: the image (URL, base64 or data: URL), model, mode, pages and return_image."""
+
     image: str
     image_type: str = "url"
     model: str | None = None

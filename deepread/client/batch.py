@@ -20,12 +20,16 @@ from deepread.client.sdk import ApiError, Cancelled, Client, JobResult
 
 @dataclass(frozen=True)
 class Item:
+    """One file to send: its path and mode (None: the account's default)."""
+
     source: Path
     mode: str | None  # None: the account's default mode
 
 
 @dataclass
 class Outcome:
+    """What became of an Item: the result file written, or an error message; the job id once one was created."""
+
     item: Item
     written: Path | None = None
     error: str | None = None

@@ -12,6 +12,8 @@ from inference.serve import MODELS, VllmNotInstalled, pin_for, serve_command, se
 
 
 class Command(BaseCommand):
+    """`manage.py serve_vllm`: run (or print) the `vllm serve` command for the configured model."""
+
     help = "Serve DeepSeek-OCR with vLLM (needs `pip install '.[vllm]'` and a GPU). --print shows the command."
 
     def add_arguments(self, parser):

@@ -9,6 +9,8 @@ from ocrjobs import services
 
 
 class Command(BaseCommand):
+    """`manage.py vllm_check`: exit 1 unless the vLLM servers' repetition guard works."""
+
     help = "Check that the vLLM server(s) in VLLM_BASE_URLS run a release and setup whose repetition guard works."
 
     def handle(self, *args, **options):
