@@ -83,7 +83,7 @@ class JobDetailApi(QuotaHeadersAPIView):
         responses={204: None, **ERRORS},
     )
     def delete(self, request: Request, job_id: str) -> Response:
-        """DELETE /api/v1/jobs/<id>: the job, its upload and results; 204, or 404 / 409 from `control.job_delete`."""
+        """DELETE /api/v1/jobs/<id>: cancel if running, delete the job and its files; 204, 404 if not the user's."""
         control.job_delete(user=request.user, job_id=job_id)
         return Response(status=204)
 

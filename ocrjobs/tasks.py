@@ -71,9 +71,9 @@ def _not_while_stopping() -> None:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_process(self, job_id: str) -> None:
-    """Celery task: run job `job_id` (`services.job_run` leaves an ended job alone); retryable errors retry up to
-    DEEPREAD_JOB_RETRIES times, then the job fails. A stopping worker rejects (requeues) the task; the job's
-    callback and webhooks fire when it ends.
+    """Celery task: run job `job_id` after claiming it (a job another worker holds is left alone);
+    retryable errors retry up to DEEPREAD_JOB_RETRIES times, then the job fails. A stopping worker rejects
+    (requeues) the task; the job's callback and webhooks fire when it ends.
     """
     _not_while_stopping()
     try:

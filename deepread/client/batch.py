@@ -68,7 +68,7 @@ class Run:
     def run(self) -> list[Outcome]:
         """Upload and wait for every item with `concurrency` threads, showing progress; returns one Outcome per item.
 
-        Ctrl-C sets `cancel`, cancels the jobs in flight and re-raises KeyboardInterrupt.
+        Ctrl-C sets `cancel` (uploads under way stop), drops the files not started and re-raises KeyboardInterrupt.
         """
         total = self.progress.add_task("[bold]total", total=len(self.items), detail=f"0/{len(self.items)} files")
         bars = {
