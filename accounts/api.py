@@ -12,8 +12,11 @@ from accounts.selectors import quota_status
 
 
 class QuotaHeadersAPIView(APIView):
+    """Base view for /api/v1 and /v1: API-key responses carry the account's quota headers."""
+
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
-        """Add the key owner's quota headers (X-Quota-Limit/-Remaining/-Reset) to an API-key response.
+        """Add the key owner's X-RateLimit-Limit/-Remaining/-Reset quota headers to an API-key response (none for an
+        unlimited tier).
 
         Reuses the status the view left on `request.quota_status`, else reads it once; session calls get none.
         """

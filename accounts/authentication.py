@@ -24,6 +24,8 @@ def raw_key_from_request(request: Request) -> str | None:
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """DRF authentication by API key (`X-API-Key` header or `Authorization: Bearer`)."""
+
     def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
         """Return (user, key) for an `X-API-Key`/`Authorization: Bearer` key, or None when the request carries none.
 
@@ -45,6 +47,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """drf-spectacular extension describing ApiKeyAuthentication's two header forms in the OpenAPI schema."""
+
     target_class = "accounts.authentication.ApiKeyAuthentication"
     name = ["ApiKeyHeader", "BearerAuth"]
 

@@ -11,6 +11,8 @@ from accounts.passwords import password_rules_text
 
 
 class SignupForm(forms.Form):
+    """Sign-up form: e-mail and a password typed twice, checked by AUTH_PASSWORD_VALIDATORS."""
+
     email = forms.EmailField(label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password1 = forms.CharField(
         label="Password",
@@ -55,6 +57,8 @@ class ConfirmForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
+    """New API key form: a name (≤ 100 chars) and an optional expiry day (UTC)."""
+
     name = forms.CharField(label="Key name", max_length=100, help_text="Where it is used, e.g. laptop or CI.")
     expires_on = forms.DateField(
         label="Expires on",

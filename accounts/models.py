@@ -10,6 +10,8 @@ from accounts.tiers import Tier
 
 
 class UserManager(BaseUserManager["User"]):
+    """Manager for the e-mail-keyed User model (no username)."""
+
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **extra: object) -> User:

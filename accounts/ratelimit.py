@@ -15,6 +15,8 @@ from accounts.models import RateWindow
 
 @dataclass(frozen=True)
 class RateDecision:
+    """A rate-limit verdict: whether allowed, and seconds until the current window ends."""
+
     allowed: bool
     retry_after_s: int  # seconds until the window ends
 

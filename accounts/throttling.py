@@ -20,6 +20,8 @@ WINDOW_S = 60
 
 
 class ApiKeyBurstThrottle(BaseThrottle):
+    """DRF throttle: per-API-key burst limit of DEEPREAD_BURST_PER_MINUTE requests in a fixed one-minute window."""
+
     timer = staticmethod(time.time)  # the clock; tests replace it
 
     def __init__(self) -> None:

@@ -8,6 +8,8 @@ from django.db import models
 
 
 class Tier(models.TextChoices):
+    """Account tiers; each has a TierPolicy (monthly request limit, trial expiry)."""
+
     TRIAL = "trial", "Trial"
     STANDARD = "standard", "Standard"
     PRO = "pro", "Pro"
@@ -16,6 +18,8 @@ class Tier(models.TextChoices):
 
 @dataclass(frozen=True)
 class TierPolicy:
+    """A tier's limits: requests per calendar month (None: unlimited) and whether it expires after the trial."""
+
     monthly_limit: int | None  # None: unlimited
     expires: bool  # trial: refused after DEEPREAD_TRIAL_DAYS
 

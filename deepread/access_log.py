@@ -29,8 +29,8 @@ class RedactingAccessFilter(logging.Filter):
     and status) and the message itself; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Blank secret query values (signature, key, token) in an access-log record's message and args; never drops
-        it.
+        """Blank credential query values (signature, policy, api_key, token, …) in an access-log record's message
+        and args; never drops the record.
         """
         if isinstance(record.args, tuple):
             record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)

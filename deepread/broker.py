@@ -40,6 +40,8 @@ UNACKED_SCAN_S = 2.0
 
 
 class Channel(filesystem.Channel):
+    """Kombu filesystem channel that keeps unacknowledged messages on disk, so a dead worker's tasks are redelivered."""
+
     _unacked: tuple[int, Path, object] | None = None  # (pid, this process's folder, its locked file)
     _unacked_files: dict[str, Path]
     _last_scan = 0.0
@@ -180,4 +182,6 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
+    """Kombu filesystem transport using the redelivering Channel."""
+
     Channel = Channel

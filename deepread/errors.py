@@ -8,6 +8,8 @@ from __future__ import annotations
 
 
 class ApplicationError(Exception):
+    """An error the API answers as `{"detail"}` with `status_code` (400 here), and as the OpenAI error shape on /v1."""
+
     status_code = 400
     code = "invalid_request"
 
@@ -20,40 +22,56 @@ class ApplicationError(Exception):
 
 
 class InvalidInput(ApplicationError):
+    """Bad request parameter or body: 400 `invalid_parameter`, naming the `param`."""
+
     status_code = 400
     code = "invalid_parameter"
 
 
 class Unauthenticated(ApplicationError):
+    """Missing or bad API key: 401."""
+
     status_code = 401
     code = "invalid_api_key"
 
 
 class QuotaExceeded(ApplicationError):
+    """The monthly request quota is spent or the trial ended: 403."""
+
     status_code = 403
     code = "quota_exceeded"
 
 
 class Forbidden(ApplicationError):
+    """The account may not do this: 403."""
+
     status_code = 403
     code = "forbidden"
 
 
 class NotFound(ApplicationError):
+    """No such object for this account (another account's objects are "not found" too): 404."""
+
     status_code = 404
     code = "not_found"
 
 
 class Conflict(ApplicationError):
+    """The object is in a state that does not allow this (e.g. cancelling an ended job): 409."""
+
     status_code = 409
     code = "conflict"
 
 
 class TooLarge(ApplicationError):
+    """The file or body is over a size limit: 413."""
+
     status_code = 413
     code = "image_too_large"
 
 
 class EngineUnavailable(ApplicationError):
+    """The OCR engine cannot be reached or is loading: 503, retry later."""
+
     status_code = 503
     code = "engine_unavailable"

@@ -39,6 +39,8 @@ def content_security_policy() -> str:
 
 
 class ContentSecurityPolicyMiddleware:
+    """Adds the Content-Security-Policy header to every response outside EXEMPT paths that lacks one."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.policy = content_security_policy()

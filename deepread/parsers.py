@@ -13,6 +13,8 @@ MAX_DEPTH = 64
 
 
 class BodyTooLarge(exceptions.APIException):
+    """A request body over its byte cap: 413 `body_too_large`."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "body_too_large"
@@ -46,7 +48,7 @@ class CappedJSONParser(BaseParser):
 
 
 class TooDeep(ValueError):
-    pass
+    """JSON nested deeper than the parser allows."""
 
 
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:

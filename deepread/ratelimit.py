@@ -56,6 +56,8 @@ class Hit:
 
 
 class Store(Protocol):
+    """A counter store for fixed-window rate limits (SQLite on one machine, Redis for several)."""
+
     def incr(self, key: str, window: int, ttl_s: int) -> int:
         """Add one to `key`'s count for window number `window` and return the new count (1 for a new window)."""
 

@@ -60,27 +60,39 @@ class FetchError(Exception):
 
 
 class UrlFormatError(FetchError):
+    """The image URL is not a well-formed URL."""
+
     code = "invalid_url_format"
 
 
 class UrlProtocolError(FetchError):
+    """The image URL is not http or https."""
+
     code = "invalid_url_protocol"
 
 
 class AddressRefused(FetchError):
+    """The image URL resolves to a private, loopback or otherwise refused address (SSRF guard)."""
+
     code = "image_fetch_failed"
 
 
 class FetchTooLarge(FetchError):
+    """The fetched image is over the byte limit."""
+
     code = "image_too_large"
 
 
 class DeadlinePassed(FetchError):
+    """The fetch did not finish within its overall deadline (seconds)."""
+
     code = "image_fetch_failed"
 
 
 @dataclass(frozen=True)
 class Fetched:
+    """A fetched image: its bytes, the Content-Type the server sent and the final URL after redirects."""
+
     data: bytes
     content_type: str
     url: str
@@ -250,7 +262,11 @@ class _Deadline:
 
     def bound(self, resolver: Resolver) -> Resolver:
         """`resolver`, cut at the deadline: name resolution blocks in the C library, so it runs on a daemon thread
-        that is left to finish alone if the deadline passes first."""
+        that is left to finish alone if the deadline passes first.
+
+        Raises DeadlinePassed when the lookup outlasts the deadline, or the resolver's own error (e.g.
+        socket.gaierror).
+        """
 
         def bounded(host: str, port: int) -> list[str]:
             """Resolve `host` with `resolver` but wait no longer than the deadline.

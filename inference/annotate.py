@@ -36,6 +36,7 @@ DEFAULT = COLOURS["text"]
 
 
 def colour(label: str) -> tuple[int, int, int]:
+    """RGB outline colour for a block label (title, table, figure, …); DEFAULT for labels without one."""
     return COLOURS.get(label, DEFAULT)
 
 
@@ -76,6 +77,7 @@ def annotate(image: Image.Image, blocks: Iterable[dict | object]) -> Image.Image
 
 
 def annotate_png(image: Image.Image, blocks: Iterable[dict | object]) -> bytes:
+    """PNG bytes of `image` with each block's bbox (pixels, [x1, y1, x2, y2]) drawn in its label's colour."""
     out = io.BytesIO()
     annotate(image, blocks).save(out, format="PNG", compress_level=1)
     return out.getvalue()

@@ -10,6 +10,8 @@ from PIL import Image
 
 
 class OutputKind(enum.StrEnum):
+    """What a mode produces: plain text, Markdown, tables, LaTeX formulas or chart data."""
+
     TEXT = "text"
     MARKDOWN = "markdown"
     TABLE = "table"
@@ -18,6 +20,7 @@ class OutputKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
+        """Human name of the output kind, shown in the dashboard's mode list."""
         return {
             "text": "Plain text",
             "markdown": "Markdown document",
@@ -29,6 +32,8 @@ class OutputKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ModeSpec:
+    """A mode as the engines see it: prompt and output kind, plus names for people; `version` for custom modes."""
+
     name: str
     display_name: str
     description: str
@@ -39,6 +44,8 @@ class ModeSpec:
 
 @dataclass
 class Block:
+    """A recognised region: `type` (text, title, table, figure, …), its text, bbox in page pixels."""
+
     type: str
     text: str
     bbox: list[int]  # [x1, y1, x2, y2] in pixels of the page image
@@ -46,14 +53,18 @@ class Block:
 
 @dataclass
 class Usage:
+    """Token counts of one model call (0 for the CPU engine)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
+        """prompt_tokens + completion_tokens."""
         return self.prompt_tokens + self.completion_tokens
 
     def as_dict(self) -> dict[str, int]:
+        """The usage as the API reports it: prompt, completion and total token counts."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -63,6 +74,8 @@ class Usage:
 
 @dataclass
 class PageResult:
+    """One page read by an engine: text, blocks, page size in pixels, usage, finish_reason, extras, error."""
+
     text: str
     blocks: list[Block]
     width: int
@@ -73,6 +86,9 @@ class PageResult:
     error: str | None = None  # set when this page alone failed; the rest of the document still stands
 
     def as_dict(self, page: int) -> dict[str, Any]:
+        """The page as stored in a result document: 1-based `page` number, size in pixels, text, blocks
+        (bbox in page pixels), the mode's extras (tables, formulas, chart), usage, finish_reason and any `error`.
+        """
         page_dict = {
             "page": page,
             "width": self.width,
@@ -99,7 +115,7 @@ class EngineError(Exception):
 
 
 class ModeNotSupported(EngineError):
-    pass
+    """The engine cannot produce this mode's output kind (e.g. formulas on RapidOCR); not retryable."""
 
 
 class InputUnreadable(EngineError):
@@ -107,14 +123,20 @@ class InputUnreadable(EngineError):
 
 
 class EngineUnavailable(EngineError):
+    """The engine could not be reached or is overloaded; retryable."""
+
     retryable = True
 
 
 class Engine(Protocol):
+    """An OCR engine: reads one page image in a mode into a PageResult."""
+
     #: The model name reported in results: what really ran.
     model_name: str
 
-    def supports(self, mode: ModeSpec) -> bool: ...
+    def supports(self, mode: ModeSpec) -> bool:
+        """Whether this engine can produce `mode`'s output kind (RapidOCR cannot read formulas or charts)."""
+        ...
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: Any = None) -> PageResult:
         """`source` is the upload's own encoded bytes (an `inference.images.EncodedImage`) when they may be sent

@@ -41,6 +41,7 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
+        """True once the job has been cancelled."""
         return self._event.is_set()
 
     def cancel(self) -> int:
@@ -70,6 +71,7 @@ _local = threading.local()
 
 
 def current() -> CancelToken | None:
+    """The cancel token of the job running on this thread (set by `cancel_scope`), or None outside one."""
     return getattr(_local, "token", None)
 
 
@@ -113,21 +115,28 @@ class _CancellableStream(httpcore.NetworkStream):
         return result
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Read up to `max_bytes`, aborting the connection if the job is cancelled meanwhile (raises the cancel
+        error)."""
         return self._guarded(self._inner.read, max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Write `buffer`, aborting the connection if the job is cancelled meanwhile (raises the cancel error)."""
         self._guarded(self._inner.write, buffer, timeout)
 
     def close(self) -> None:
+        """Close the wrapped stream."""
         self._inner.close()
 
     def start_tls(self, ssl_context, server_hostname: str | None = None, timeout: float | None = None):
+        """Upgrade to TLS; the returned stream stays cancellable."""
         return _CancellableStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        """Pass-through of httpcore's connection details (socket, ssl_object, …)."""
         return self._inner.get_extra_info(info)
 
     def abort(self) -> None:
+        """Shut the socket down both ways so a blocked read or write returns at once; errors are ignored."""
         sock = self._inner.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -141,10 +150,13 @@ class CancellableBackend(httpcore.NetworkBackend):
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        """Open a TCP connection whose reads and writes stop when the job is cancelled."""
         return _CancellableStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        """Open a Unix-socket connection whose reads and writes stop when the job is cancelled."""
         return _CancellableStream(self._inner.connect_unix_socket(path, timeout, socket_options))
 
     def sleep(self, seconds: float) -> None:
+        """Sleep `seconds` (httpcore's back-off between connection attempts)."""
         self._inner.sleep(seconds)

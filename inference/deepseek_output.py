@@ -59,6 +59,8 @@ _CENTER = re.compile(r"</?center>", re.IGNORECASE)
 
 @dataclass
 class ParsedPage:
+    """DeepSeek-OCR output parsed: cleaned text, blocks (bbox in page pixels) and which blocks are figures to crop."""
+
     text: str  # cleaned Markdown (or plain text for the OCR prompt)
     blocks: list[Block]
     image_blocks: list[int]  # indexes into blocks of the figures to crop, in order
@@ -70,6 +72,7 @@ def image_placeholder(n: int) -> str:
 
 
 def strip_special(raw: str) -> str:
+    """DeepSeek-OCR output without its grounding tokens (`<|ref|>…`, `<|det|>…` and the like)."""
     return _SPECIAL.sub("", raw)
 
 
@@ -112,6 +115,7 @@ def _union(boxes: list[list[int]]) -> list[int]:
 
 
 def clean_markdown(text: str) -> str:
+    """Model Markdown without special tokens, centring tags, trailing spaces and runs of blank lines."""
     text = _CENTER.sub("", strip_special(text))
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -179,6 +183,7 @@ class _TableParser(HTMLParser):
         self._span = (1, 1)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Start a row on `<tr>`, a cell (with its rowspan/colspan) on `<td>`/`<th>`; `<br>` in a cell is a space."""
         if tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
@@ -191,12 +196,14 @@ class _TableParser(HTMLParser):
             self._cell.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
+        """Close the open cell, its text with whitespace runs collapsed."""
         if tag in ("td", "th") and self._cell is not None:
             text = re.sub(r"\s+", " ", "".join(self._cell)).strip()
             self.rows[-1].append((text, *self._span))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
+        """Collect text inside an open cell."""
         if self._cell is not None:
             self._cell.append(data)
 
@@ -209,6 +216,10 @@ def _span(value: str | None) -> int:
 
 
 def table_rows(html: str) -> list[list[str]]:
+    """The cells of an HTML `<table>` as a rectangular grid of stripped strings, rows × columns.
+
+    A rowspan/colspan cell is repeated in each position it covers; short rows are padded with "". [] for no cells.
+    """
     parser = _TableParser()
     parser.feed(html)
     parser.close()
@@ -230,6 +241,7 @@ def table_rows(html: str) -> list[list[str]]:
 
 
 def rows_csv(rows: list[list[str]]) -> str:
+    """The grid as CSV text (`\n` line ends)."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()

@@ -43,15 +43,19 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class DocumentInfo:
+    """An upload's detected format and page count, found without decoding pixels."""
+
     kind: str  # png, jpeg, bmp, tiff, pdf
     page_count: int
 
     @property
     def mime_type(self) -> str:
+        """The MIME type of the detected format, e.g. "image/png", "application/pdf"."""
         return MIME_TYPES[self.kind]
 
     @property
     def extension(self) -> str:
+        """The usual file extension without a dot ("jpg", "tif", "pdf", …)."""
         return {"jpeg": "jpg", "tiff": "tif"}.get(self.kind, self.kind)
 
 
@@ -118,7 +122,11 @@ def _check_frames(img: Image.Image, kind: str, *, max_pixels: int, max_pages: in
 
 
 def inspect_document(data: bytes, *, max_pixels: int, max_pages: int) -> DocumentInfo:
-    """Check a file without decoding its pixels: type, pixel count, page count."""
+    """Check a file without decoding its pixels: type, pixel count, page count.
+
+    Raises InputError for an empty or unsupported file, too many pixels or pages, a corrupt or truncated image, or a
+    PDF without pages.
+    """
     if not data:
         raise InputError("The file is empty.", "format")
     kind = detect_kind(data[:32])
@@ -164,6 +172,8 @@ def _fit_scale(width_pt: float, height_pt: float, dpi: int, max_pixels: int) -> 
 
 @dataclass
 class PageImage:
+    """One page ready for an engine: its 1-based number, the decoded image, and the upload's bytes when usable as is."""
+
     number: int  # from 1
     image: Image.Image
     #: The upload's own bytes when they can go to a model as they are (a plain PNG/JPEG), else None.
@@ -239,7 +249,10 @@ def _image_page(img: Image.Image, data: bytes, index: int) -> PageImage:
 def iter_pages(
     data: bytes, info: DocumentInfo, *, dpi: int, max_pixels: int, skip: frozenset[int] = frozenset()
 ) -> Iterator[PageImage]:
-    """The pages in order, as images; pages in `skip` are not rendered. pdfium is held only while rendering."""
+    """The pages in order, as images; pages in `skip` are not rendered. pdfium is held only while rendering.
+
+    Raises InputError when an image is corrupt or truncated.
+    """
     if info.kind == "pdf":
         pdf = _open_pdf(data, forms=True)
         try:
@@ -260,7 +273,10 @@ def iter_pages(
 
 
 def page_image(data: bytes, info: DocumentInfo, number: int, *, dpi: int, max_pixels: int) -> PageImage:
-    """One page alone (a PDF page fanned out to its own task)."""
+    """One page alone (a PDF page fanned out to its own task).
+
+    Raises InputError when the document has no page `number` or the image is corrupt or truncated.
+    """
     if not 1 <= number <= info.page_count:
         raise InputError(f"The document has no page {number}.")
     if info.kind == "pdf":

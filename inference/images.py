@@ -21,11 +21,14 @@ FIGURE_LABELS = frozenset({"image", "figure"})
 
 @dataclass(frozen=True)
 class EncodedImage:
+    """An encoded page image: bytes and their MIME type."""
+
     data: bytes
     mime: str
 
 
 def encode(image: Image.Image, page_format: str = "jpeg") -> EncodedImage:
+    """Encode a page for the model: PNG (lossless) or JPEG quality 95, converting other modes to RGB for JPEG."""
     out = io.BytesIO()
     if page_format == "png":
         image.save(out, format="PNG", compress_level=1)

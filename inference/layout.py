@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Line:
+    """One OCR text line with its box in page pixels (x1, y1 top-left; x2, y2 bottom-right)."""
+
     text: str
     x1: float
     y1: float
@@ -23,43 +25,54 @@ class Line:
 
     @property
     def height(self) -> float:
+        """Line height in pixels, at least 1."""
         return max(self.y2 - self.y1, 1.0)
 
     @property
     def bbox(self) -> list[int]:
+        """[x1, y1, x2, y2] rounded to integer pixels."""
         return [round(self.x1), round(self.y1), round(self.x2), round(self.y2)]
 
 
 @dataclass
 class Row:
+    """Lines on the same baseline band, left to right."""
+
     lines: list[Line] = field(default_factory=list)
 
     @property
     def y1(self) -> float:
+        """Top of the row (pixels)."""
         return min(line.y1 for line in self.lines)
 
     @property
     def y2(self) -> float:
+        """Bottom of the row (pixels)."""
         return max(line.y2 for line in self.lines)
 
     @property
     def x1(self) -> float:
+        """Left edge of the row (pixels)."""
         return min(line.x1 for line in self.lines)
 
     @property
     def height(self) -> float:
+        """Median line height in the row (pixels)."""
         return statistics.median(line.height for line in self.lines)
 
     @property
     def text(self) -> str:
+        """The row's lines joined by spaces, left to right."""
         return " ".join(line.text for line in self.lines)
 
     @property
     def bbox(self) -> list[int]:
+        """[x1, y1, x2, y2] around the row's lines (integer pixels)."""
         return union_bbox(self.lines)
 
 
 def union_bbox(lines: list[Line]) -> list[int]:
+    """The smallest [x1, y1, x2, y2] box (integer pixels) holding every line; `lines` must not be empty."""
     return [
         round(min(line.x1 for line in lines)),
         round(min(line.y1 for line in lines)),
@@ -85,20 +98,25 @@ def group_rows(lines: list[Line]) -> list[Row]:
 
 
 def plain_text(rows: list[Row]) -> str:
+    """The rows' text, one row per line."""
     return "\n".join(row.text for row in rows)
 
 
 @dataclass
 class Paragraph:
+    """Consecutive rows forming a paragraph; `heading` when its line height marks it as a title."""
+
     rows: list[Row]
     heading: bool = False
 
     @property
     def text(self) -> str:
+        """The paragraph's rows joined by spaces."""
         return " ".join(row.text for row in self.rows)
 
     @property
     def bbox(self) -> list[int]:
+        """[x1, y1, x2, y2] around every line of the paragraph (integer pixels)."""
         return union_bbox([line for row in self.rows for line in row.lines])
 
 
@@ -124,6 +142,7 @@ def group_paragraphs(rows: list[Row]) -> list[Paragraph]:
 
 
 def paragraphs_markdown(paragraphs: list[Paragraph]) -> str:
+    """Paragraphs as Markdown, blank-line separated; headings get "## " and Markdown characters are escaped."""
     return "\n\n".join(("## " if p.heading else "") + _escape_md(p.text) for p in paragraphs)
 
 
@@ -134,24 +153,31 @@ def _escape_md(text: str) -> str:
 
 @dataclass
 class Table:
+    """A table found in the layout: cells as rows of strings, bbox in page pixels."""
+
     rows: list[list[str]]
     bbox: list[int]
 
     @property
     def csv(self) -> str:
+        """The table's cells as CSV text (`\n` line ends)."""
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(self.rows)
         return out.getvalue()
 
     @property
     def markdown(self) -> str:
+        """The table as a Markdown pipe table, the first row as header; "|" in cells is escaped."""
+
         def cells(row: list[str]) -> str:
+            """One Markdown table row."""
             return "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
 
         header, *body = self.rows
         return "\n".join([cells(header), "|" + " --- |" * len(header), *(cells(r) for r in body)])
 
     def as_dict(self) -> dict:
+        """The table as stored in a result page: bbox (pixels), rows (list of lists of strings) and csv."""
         return {"bbox": self.bbox, "rows": self.rows, "csv": self.csv}
 
 

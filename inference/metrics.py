@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def levenshtein(a: str, b: str) -> int:
+    """Levenshtein edit distance (insertions, deletions, substitutions) between `a` and `b`; O(len(a)·len(b)) time."""
     if len(a) < len(b):
         a, b = b, a
     previous = list(range(len(b) + 1))

@@ -31,6 +31,8 @@ class EngineProcessDied(EngineError):
 
 
 class EngineLoadFailed(EngineError):
+    """The engine failed to load in the worker process; retryable."""
+
     retryable = True
 
 
@@ -76,6 +78,8 @@ def _child_run(data: bytes, info: DocumentInfo, spec: ModeSpec, kwargs: dict[str
 
 
 class EngineProcessPool:
+    """A pool of `size` processes each holding a loaded engine, replaced when one dies."""
+
     def __init__(self, engine: str, options: dict[str, Any], *, size: int) -> None:
         self.engine, self.options, self.size = engine, dict(options), size
         self._lock = threading.Lock()
@@ -101,6 +105,10 @@ class EngineProcessPool:
         return warm is not None and warm.done() and warm.exception() is None
 
     def wait_ready(self, timeout: float) -> bool:
+        """Start the pool and wait up to `timeout` seconds for a process to load the engine.
+
+        Returns False (never raises) when it has not loaded by then or failed to; a broken pool is replaced.
+        """
         self.start()
         try:
             self._warm.result(timeout)  # type: ignore[union-attr]
@@ -112,6 +120,7 @@ class EngineProcessPool:
         return True
 
     def load_error(self) -> str | None:
+        """Why loading the engine failed, or None while it is loading or once it has loaded."""
         warm = self._warm
         if warm is None or not warm.done() or warm.exception() is None:
             return None
@@ -141,6 +150,7 @@ class EngineProcessPool:
         raise error
 
     def child_pids(self) -> list[int]:
+        """Process ids of the pool's child processes ([] before it starts)."""
         executor = self._executor
         return list(getattr(executor, "_processes", {}) or {}) if executor else []
 
@@ -152,6 +162,7 @@ class EngineProcessPool:
         self.start()
 
     def shutdown(self) -> None:
+        """Stop the pool without waiting, cancelling queued work; safe to call twice."""
         with self._lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)

@@ -42,6 +42,8 @@ def bundled_model_paths() -> dict[str, Path]:
 
 
 class RapidOcrEngine:
+    """The CPU engine (RapidOCR, PP-OCR models): text, Markdown and tables; long pages are read in strips."""
+
     model_name = MODEL_NAME
 
     def __init__(self, *, threads: int | None = None, max_side_len: int = 1280) -> None:
@@ -68,6 +70,7 @@ class RapidOcrEngine:
         self._lock = threading.Lock()
 
     def supports(self, mode: ModeSpec) -> bool:
+        """True for text, markdown and table output; RapidOCR cannot read formulas or charts."""
         return mode.output_kind in SUPPORTED_KINDS
 
     def lines(self, image: Image.Image) -> list[Line]:
@@ -124,6 +127,12 @@ class RapidOcrEngine:
         return _join_pieces(_drop_overlaps(kept))
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: object = None) -> PageResult:
+        """Read one page into a PageResult (text, blocks with bbox clamped to the image's pixels, tables for table
+        mode).
+
+        Raises ModeNotSupported for formula/chart modes, InputUnreadable when the image's pixels are corrupt or
+        truncated, EngineError when RapidOCR itself fails.
+        """
         if not self.supports(mode):
             raise ModeNotSupported(
                 f"The {mode.output_kind!s} output of mode {mode.name!r} needs the DeepSeek-OCR engine "
@@ -241,6 +250,7 @@ def _iou(a: Line, b: Line) -> float:
 
 def _clamper(width: int, height: int):
     def clamp(bbox: list[int]) -> list[int]:
+        """Clamp a [x1, y1, x2, y2] box to the page (0..width, 0..height pixels)."""
         x1, y1, x2, y2 = bbox
         return [
             min(max(x1, 0), width),

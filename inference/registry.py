@@ -9,6 +9,10 @@ from inference.base import Engine, EngineError
 
 @functools.cache
 def get_engine(name: str, **options: object) -> Engine:
+    """A new engine by name ("rapidocr" or "vllm"), `options` passed to its constructor.
+
+    Raises EngineError for any other name.
+    """
     if name == "rapidocr":
         from inference.rapid import RapidOcrEngine
 

@@ -35,6 +35,8 @@ _MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s+|[-*+]\s+|>\s*)|\*\*|__|\\[()\[\]]|\$
 
 @dataclass(frozen=True)
 class Word:
+    """A word of the text layer with its box in page pixels."""
+
     text: str
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the page image
 
@@ -140,6 +142,7 @@ class _Fonts:
             self.unicode = pdfium_c.FPDFText_LoadFont(pdf.raw, buf, len(self._data), pdfium_c.FPDF_FONT_TRUETYPE, 1)
 
     def for_text(self, text: str):
+        """Helvetica for Latin-1 text, else the loaded Unicode TrueType font (None when none was given)."""
         try:
             text.encode("latin-1")
         except UnicodeEncodeError:

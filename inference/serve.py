@@ -17,10 +17,14 @@ __all__ = ["LOGITS_PROCESSOR", "MODELS", "VllmNotInstalled", "serve_command", "s
 
 
 class VllmNotInstalled(RuntimeError):
-    pass
+    """The `vllm` command is not installed here."""
 
 
 def vllm_executable() -> str:
+    """Path of the `vllm` command, beside this Python first, then on PATH.
+
+    Raises VllmNotInstalled with the install command when neither has one.
+    """
     beside = Path(sys.executable).with_name("vllm")
     found = str(beside) if beside.is_file() else shutil.which("vllm")
     if not found:
@@ -56,6 +60,10 @@ def serve_command(
     executable: str = "vllm",
     extra: list[str] | None = None,
 ) -> list[str]:
+    """argv for `vllm serve` with DeepSeek-OCR's n-gram logits processor and caching off; `extra` is appended as is.
+
+    `gpu_memory_utilization` is a fraction 0-1; `max_num_seqs` caps sequences in flight.
+    """
     command = [
         executable,
         "serve",

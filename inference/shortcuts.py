@@ -72,6 +72,8 @@ def image_digest(image: Image.Image, source: bytes | None = None) -> str:
 
 @dataclass(frozen=True)
 class LayerQuality:
+    """Whether a PDF page's own text layer can stand in for OCR: ok, why not, and its character count."""
+
     ok: bool
     reason: str
     chars: int = 0

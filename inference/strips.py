@@ -44,6 +44,7 @@ class Strip:
 
     @property
     def offset(self) -> tuple[int, int]:
+        """The strip's top-left corner (x, y) in page pixels."""
         return self.box[0], self.box[1]
 
 
@@ -105,6 +106,7 @@ def crops(image: Image.Image, plan: StripPlan) -> list[Image.Image]:
 
 
 def shift(box: Sequence[float], offset: tuple[int, int]) -> list[float]:
+    """`box` ([x1, y1, x2, y2], pixels in a strip) moved by the strip's (dx, dy) offset into page pixels."""
     dx, dy = offset
     return [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy]
 

@@ -49,6 +49,10 @@ class TerminalRequestError(EngineError):
 
 @dataclass
 class Replica:
+    """One vLLM server: its base URL, requests in flight, when it may be tried again (monotonic seconds), failures in a
+    row.
+    """
+
     base_url: str
     inflight: int = 0
     down_until: float = 0.0
@@ -66,11 +70,15 @@ class ReplicaPool:
 
     @classmethod
     def of(cls, urls: Sequence[str], cooldown_s: float = 10.0) -> ReplicaPool:
+        """A pool over `urls` (vLLM base URLs, trailing "/" dropped); raises ValueError when `urls` is empty."""
         if not urls:
             raise ValueError("At least one vLLM base URL is needed.")
         return cls([Replica(u.rstrip("/")) for u in urls], cooldown_s=cooldown_s)
 
     def acquire(self) -> Replica:
+        """The healthy replica with the fewest requests in flight (or, when all cool down, the first to come back);
+        counts it busy.
+        """
         with self._lock:
             now = self.clock()
             healthy = [r for r in self.replicas if r.down_until <= now]
@@ -82,6 +90,7 @@ class ReplicaPool:
             return replica
 
     def release(self, replica: Replica, *, ok: bool) -> None:
+        """Mark one request on `replica` done; a failure (`ok=False`) makes it sit out `cooldown_s` seconds."""
         with self._lock:
             replica.inflight -= 1
             if ok:
@@ -94,6 +103,8 @@ class ReplicaPool:
 
 @dataclass(frozen=True)
 class Completion:
+    """One chat completion: the model's text, finish_reason ("stop", "length", …) and token usage."""
+
     content: str
     finish_reason: str
     usage: Usage
@@ -176,6 +187,7 @@ class VllmEngine:
 
     # --- the interface ------------------------------------------------------------------------------------------
     def supports(self, mode: ModeSpec) -> bool:
+        """True: DeepSeek-OCR serves every output kind."""
         return True
 
     def recognize(self, image: Image.Image, mode: ModeSpec, *, source: EncodedImage | None = None) -> PageResult:
@@ -360,6 +372,7 @@ class VllmEngine:
 
     # --- health -------------------------------------------------------------------------------------------------
     def served_models(self, base_url: str) -> list[str]:
+        """Model ids served at `base_url` (GET /models, 5 s timeout); raises httpx.HTTPError on failure."""
         response = self._client.get(f"{base_url}/models", timeout=5.0)
         response.raise_for_status()
         return [m.get("id", "") for m in response.json().get("data", [])]
@@ -434,4 +447,5 @@ class VllmEngine:
         )
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()

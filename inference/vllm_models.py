@@ -38,6 +38,7 @@ class NGram:
     whitelist_token_ids: tuple[int, ...] = WHITELIST
 
     def xargs(self) -> dict[str, object]:
+        """The n-gram repetition guard's settings as vLLM's `vllm_xargs` request field."""
         return {
             "ngram_size": self.ngram_size,
             "window_size": self.window_size,
@@ -61,6 +62,9 @@ class ModelProfile:
     prompts: dict[str, str] = field(default_factory=dict)
 
     def prompt_for(self, prompt: str) -> str:
+        """The model's own wording of a known prompt (DeepSeek-OCR 2 differs from DeepSeek-OCR), else `prompt`
+        unchanged.
+        """
         return self.prompts.get(prompt, prompt)
 
 
@@ -131,12 +135,15 @@ def parse_version(text: str) -> tuple[int, ...] | None:
 
 @dataclass(frozen=True)
 class GuardVerdict:
+    """Whether a vLLM server's release and setup keep the n-gram repetition guard working, with the problems found."""
+
     ok: bool
     version: str
     problems: tuple[str, ...] = ()
 
     @property
     def message(self) -> str:
+        """One line for the deploy check: OK with the vLLM version, or the problems found."""
         if self.ok:
             return f"vLLM {self.version}: the n-gram repetition guard is active."
         return " ".join(self.problems)

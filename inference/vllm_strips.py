@@ -15,6 +15,7 @@ from inference.base import Block, ModeSpec, OutputKind, PageResult, Usage
 
 
 def extras(kind: str, text: str, blocks: list) -> dict[str, Any]:
+    """The mode's extra result fields for a page read from strips: tables, formulas or chart data; {} for text kinds."""
     if kind == OutputKind.TABLE:
         return {"tables": deepseek_output.tables(blocks)}
     if kind == OutputKind.FORMULA:
@@ -38,6 +39,7 @@ def recognize_in_strips(
     token = cancel.current()
 
     def one(part: Image.Image) -> PageResult:
+        """Read one strip, on a pool thread, under the job's cancel token."""
         with cancel.cancel_scope(token) if token is not None else contextlib.nullcontext():
             return read(part)
 

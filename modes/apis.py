@@ -8,8 +8,12 @@ from modes.selectors import mode_list
 
 
 class OcrModeListApi(QuotaHeadersAPIView):
+    """GET /api/v1/ocr-modes."""
+
     @extend_schema_serializer(component_name="OcrMode")
     class OutputSerializer(serializers.Serializer):
+        """One OCR mode in the list."""
+
         name = serializers.CharField()
         display_name = serializers.CharField()
         description = serializers.CharField()

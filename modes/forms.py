@@ -7,6 +7,8 @@ from modes.models import mode_name_validator
 
 
 class CustomModeForm(forms.Form):
+    """Custom mode editor: name (used as ?mode=), display name, description, prompt (≤ 4000 chars) and output kind."""
+
     name = forms.CharField(
         max_length=64, validators=[mode_name_validator], help_text="Used as ?mode=… in the API, e.g. invoice-lines."
     )
@@ -17,6 +19,8 @@ class CustomModeForm(forms.Form):
 
 
 class PreviewForm(forms.Form):
+    """Try a prompt on a sample file (first page of a PDF) before saving the mode."""
+
     prompt = forms.CharField(max_length=4000)
     output_kind = forms.ChoiceField(choices=[(k.value, k.label) for k in OutputKind])
     sample = forms.FileField(help_text="A PNG, JPEG, BMP, TIFF or PDF (first page).")

@@ -13,6 +13,8 @@ from modes.models import CustomMode
 
 @dataclass(frozen=True)
 class ModeListing:
+    """A mode the user can use, whether it is the account's default and whether it is built in."""
+
     spec: ModeSpec
     is_default: bool
     builtin: bool
@@ -39,7 +41,10 @@ def mode_list(*, user: User) -> list[ModeListing]:
 
 
 def mode_get(*, user: User, name: str | None) -> ModeSpec:
-    """The mode called `name` for this user (the account's default when None), or InvalidInput."""
+    """The mode called `name` for this user (the account's default when None), or InvalidInput.
+
+    Raises InvalidInput (400, param "mode") for a name that is neither built in nor one of the user's modes.
+    """
     name = (name or user.default_mode or "ocr").strip()
     if name in BUILTIN_MODES:
         return BUILTIN_MODES[name]
@@ -51,7 +56,10 @@ def mode_get(*, user: User, name: str | None) -> ModeSpec:
 
 
 def mode_versions(*, user: User, name: str) -> list:
-    """Every version of the caller's custom mode `name`, newest first; NotFound for a built-in or unknown one."""
+    """Every version of the caller's custom mode `name`, newest first; NotFound for a built-in or unknown one.
+
+    Raises NotFound (404) for a built-in or unknown mode.
+    """
     from deepread.errors import NotFound
     from modes.models import CustomModeVersion
 

@@ -32,10 +32,13 @@ class EngineBusy(Exception):
 
 @dataclass
 class Ticket:
+    """A slot held at the engine gate by one synchronous request; release it exactly once."""
+
     gate: EngineGate
     released: bool = False
 
     def release(self) -> None:
+        """Give the slot back to the gate; a second call does nothing."""
         if not self.released:
             self.released = True
             self.gate._leave()
@@ -52,6 +55,7 @@ class EngineGate:
 
     @property
     def admitted(self) -> int:
+        """Requests holding a slot right now."""
         return self._admitted
 
     def try_admit(self) -> Ticket | None:

@@ -36,6 +36,9 @@ class StrictCharField(serializers.CharField):
     """A string, and only a string: a number or a list is a wrong type, not something to coerce."""
 
     def to_internal_value(self, data: object) -> str:
+        """Refuse a non-string value (e.g. a number or list) with the field's "invalid" error (400) instead of coercing
+        it.
+        """
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -88,6 +91,9 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
         responses={200: OutputSerializer, **ERRORS, 409: ErrorSerializer, 422: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/upload/signed-url: create a job and answer its upload URL, replayed for a repeated Idempotency-
+        Key.
+        """
         return idempotency.run(request, endpoint="upload", handler=lambda: self._create(request))
 
     def _create(self, request: Request) -> Response:
@@ -157,6 +163,9 @@ class ProcessingJobListApi(QuotaHeadersAPIView):
         responses={200: OutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """GET /api/v1/processing-jobs: the user's jobs (filters validated, 400 on bad ones) with
+        total/completed/pending counts.
+        """
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         page = selectors.job_list(user=request.user, as_rows=True, **filters.validated_data)
@@ -218,6 +227,10 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
         responses={200: OutputSerializer, **ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/download/signed-url: a signed URL (valid DEEPREAD_SIGNED_URL_TTL_S seconds) for a result file.
+
+        `file_path` (query or JSON body) is an output_key; 400 without it, 404 for another user's or unknown one.
+        """
         file_path = request.query_params.get("file_path") or (
             request.data.get("file_path") if isinstance(request.data, dict) else None
         )
@@ -253,6 +266,9 @@ class ResultApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="results_retrieve", responses={200: OutputSerializer, **ERRORS})
     def get(self, request: Request, job_id: str) -> HttpResponse:
+        """GET /api/v1/results/<job_id>: status head plus the stored result document, sent as stored; 404 for another's
+        job.
+        """
         job = selectors.job_get(user=request.user, job_id=job_id)
         head = {
             "job_id": str(job.id),

@@ -92,7 +92,10 @@ def jobs_bulk_apply(*, user: User, action: str, job_ids: list[str]) -> BulkOutco
     ocrjobs.control. A job the action does not apply to, or that ended or vanished in between (Conflict, NotFound),
     is skipped, as is one whose mode is gone (InvalidInput). What would hit every later job too (QuotaExceeded,
     StorageFault) stops the run;
-    the jobs done so far stay done. InvalidInput for an unknown action."""
+    the jobs done so far stay done. InvalidInput for an unknown action.
+
+    Raises InvalidInput (400) for an unknown action.
+    """
     if action not in ACTIONS:
         raise InvalidInput(f"Unknown action {action!r}; one of {', '.join(ACTIONS)}.")
     outcome = BulkOutcome(action=action)

@@ -27,7 +27,10 @@ def _back(request: HttpRequest) -> HttpResponse:
 def jobs_bulk(request: HttpRequest) -> HttpResponse:
     """POST `action` (cancel, delete, retry) with `ids` (one per picked job), or `?only=<id>` for one row's button.
     Answers with a redirect back to the list and a message saying what was done and what was skipped; 404 when
-    any id is not one of the account's jobs."""
+    any id is not one of the account's jobs.
+
+    Raises Http404 when a picked job is not the user's.
+    """
     only = request.GET.get("only")
     ids = [only] if only else request.POST.getlist("ids")
     try:

@@ -43,7 +43,10 @@ CANCELLED_MESSAGE = "Cancelled at the owner's request."
 
 def job_cancel(*, user: User, job_id: uuid.UUID | str) -> Job:
     """Cancel one of `user`'s jobs (rules in the module docstring). NotFound for another's or an unknown job,
-    Conflict (409) for a job that has already ended."""
+    Conflict (409) for a job that has already ended.
+
+    Raises NotFound (404) or Conflict (409) as above.
+    """
     job = job_get(user=user, job_id=job_id)
     now = timezone.now()
     with transaction.atomic():
@@ -93,6 +96,8 @@ def job_delete(*, user: User, job_id: uuid.UUID | str) -> None:
 
 @dataclass(frozen=True)
 class Rerun:
+    """A re-run: the new job and the quota after spending its request."""
+
     job: Job
     quota: QuotaStatus
 
@@ -104,7 +109,10 @@ def job_rerun(
 
     `require_unsuccessful` (the API's retry): only a failed or cancelled job, else Conflict (409). The dashboard's
     re-run also takes a completed one. Conflict when no file was ever uploaded or it is gone from storage;
-    InvalidInput when the mode no longer exists or this server cannot run it."""
+    InvalidInput when the mode no longer exists or this server cannot run it.
+
+    Raises Conflict (409) when the job has not ended (or succeeded, for a retry) or has no stored upload.
+    """
     old = job_get(user=user, job_id=job_id)
     allowed = (JobStatus.FAILED, JobStatus.CANCELLED) if require_unsuccessful else allowed_ended()
     if old.status not in allowed:
@@ -144,16 +152,21 @@ def job_rerun(
 
 
 def allowed_ended() -> tuple[str, ...]:
+    """The statuses a job can end in: completed, failed, cancelled."""
     return (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 # --- settings and retention -----------------------------------------------------------------------------------------
 def job_settings_get(*, user: User) -> AccountJobSettings:
+    """The user's job settings row (retention), created with defaults on first use."""
     return AccountJobSettings.objects.get_or_create(user=user)[0]
 
 
 def job_settings_update(*, user: User, retention_days: int | None) -> AccountJobSettings:
-    """Set (a whole number of days, 1–3650) or turn off (None) the account's retention."""
+    """Set (a whole number of days, 1–3650) or turn off (None) the account's retention.
+
+    Raises InvalidInput (400) for a number of days outside 1–3650.
+    """
     if retention_days is not None and not (1 <= retention_days <= 3650):
         raise InvalidInput("retention_days must be between 1 and 3650, or null to keep everything.")
     with transaction.atomic():

@@ -44,6 +44,8 @@ ERRORS_409 = {**ERRORS, 409: ErrorSerializer}
     ],
 )
 class JobSerializer(serializers.Serializer):
+    """A job's status and progress as /api/v1/jobs/<id> returns it."""
+
     job_id = serializers.UUIDField(source="id")
     status = serializers.CharField(
         source="public_status", help_text="pending, processing, completed, failed or cancelled"
@@ -67,8 +69,11 @@ def _job(job: Job) -> dict:
 
 
 class JobDetailApi(QuotaHeadersAPIView):
+    """GET and DELETE /api/v1/jobs/<id>."""
+
     @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, **ERRORS})
     def get(self, request: Request, job_id: str) -> Response:
+        """GET /api/v1/jobs/<id>: the job's status and progress; 404 when it is not the user's."""
         return Response(_job(selectors.job_get(user=request.user, job_id=job_id)))
 
     @extend_schema(
@@ -78,11 +83,14 @@ class JobDetailApi(QuotaHeadersAPIView):
         responses={204: None, **ERRORS},
     )
     def delete(self, request: Request, job_id: str) -> Response:
+        """DELETE /api/v1/jobs/<id>: cancel if running, delete the job and its files; 204, 404 if not the user's."""
         control.job_delete(user=request.user, job_id=job_id)
         return Response(status=204)
 
 
 class JobCancelApi(QuotaHeadersAPIView):
+    """POST /api/v1/jobs/<id>/cancel."""
+
     @extend_schema(
         operation_id="jobs_cancel",
         description="A pending job is cancelled and its request given back; a processing job stops at once (its "
@@ -92,10 +100,13 @@ class JobCancelApi(QuotaHeadersAPIView):
         responses={200: JobSerializer, **ERRORS_409},
     )
     def post(self, request: Request, job_id: str) -> Response:
+        """POST /api/v1/jobs/<id>/cancel: cancel a queued or running job; 404 for another's job, 409 once ended."""
         return Response(_job(control.job_cancel(user=request.user, job_id=job_id)))
 
 
 class JobRetryApi(QuotaHeadersAPIView):
+    """POST /api/v1/jobs/<id>/retry."""
+
     @extend_schema(
         operation_id="jobs_retry",
         description="A new job on the same upload, in the mode's current version, for a failed or cancelled job "
@@ -104,6 +115,9 @@ class JobRetryApi(QuotaHeadersAPIView):
         responses={201: JobSerializer, **ERRORS_409},
     )
     def post(self, request: Request, job_id: str) -> Response:
+        """POST /api/v1/jobs/<id>/retry: a new job for the same upload (201), spending quota; 404, 409 or 429 on
+        refusal.
+        """
         key = request.auth if isinstance(request.auth, ApiKey) else None
         rerun = control.job_rerun(user=request.user, job_id=job_id, api_key_id=key.pk if key else None)
         request.quota_status = rerun.quota
@@ -158,6 +172,8 @@ def _events_caller(request: HttpRequest):
 
 
 class UsageApi(QuotaHeadersAPIView):
+    """GET /api/v1/usage."""
+
     @extend_schema(
         operation_id="usage_retrieve",
         responses={200: dict, **ERRORS},
@@ -175,12 +191,17 @@ class UsageApi(QuotaHeadersAPIView):
         ],
     )
     def get(self, request: Request) -> Response:
+        """GET /api/v1/usage: the user's quota and requests per day."""
         return Response(usage_summary(user=request.user))
 
 
 class SettingsApi(QuotaHeadersAPIView):
+    """GET and PATCH /api/v1/settings."""
+
     @extend_schema_serializer(component_name="JobSettings")
     class Serializer(serializers.Serializer):
+        """The account's job settings: retention in days (null: keep) and whether a callback secret is set."""
+
         retention_days = serializers.IntegerField(
             allow_null=True, min_value=1, max_value=3650, help_text="delete ended jobs older than this; null: keep"
         )
@@ -191,10 +212,14 @@ class SettingsApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="settings_retrieve", responses={200: Serializer, **ERRORS})
     def get(self, request: Request) -> Response:
+        """GET /api/v1/settings: the user's job settings."""
         return Response(self._out(control.job_settings_get(user=request.user)))
 
     @extend_schema(operation_id="settings_update", request=Serializer, responses={200: Serializer, **ERRORS})
     def patch(self, request: Request) -> Response:
+        """PATCH /api/v1/settings: change `retention_days` (whole days, or null to keep everything); 400 on a bad
+        value.
+        """
         data = self.Serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         row = control.job_settings_get(user=request.user)
@@ -206,6 +231,8 @@ class SettingsApi(QuotaHeadersAPIView):
 # --- webhooks ---------------------------------------------------------------------------------------------------------
 @extend_schema_serializer(component_name="WebhookEndpoint")
 class EndpointSerializer(serializers.Serializer):
+    """A webhook endpoint: URL, subscribed events, description and whether it is active."""
+
     id = serializers.IntegerField(read_only=True)
     url = serializers.CharField(max_length=2000)
     events = serializers.ListField(child=serializers.CharField(), required=False)
@@ -216,6 +243,8 @@ class EndpointSerializer(serializers.Serializer):
 
 @extend_schema_serializer(component_name="WebhookDelivery")
 class DeliverySerializer(serializers.Serializer):
+    """One webhook delivery attempt record: endpoint, job, event, message id and status."""
+
     id = serializers.IntegerField()
     endpoint_id = serializers.IntegerField(allow_null=True)
     job_id = serializers.UUIDField(allow_null=True)
@@ -232,8 +261,11 @@ class DeliverySerializer(serializers.Serializer):
 
 
 class WebhookEndpointListApi(QuotaHeadersAPIView):
+    """GET and POST /api/v1/webhooks."""
+
     @extend_schema(operation_id="webhooks_list", responses={200: EndpointSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
+        """GET /api/v1/webhooks: the user's webhook endpoints, oldest first."""
         rows = WebhookEndpoint.objects.filter(owner=request.user).order_by("created_at", "pk")
         return Response(EndpointSerializer(rows, many=True).data)
 
@@ -251,6 +283,9 @@ class WebhookEndpointListApi(QuotaHeadersAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/webhooks: register an endpoint; 201 with its signing secret (shown only here), 400 for a bad
+        URL.
+        """
         data = EndpointSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = webhooks.endpoint_create(
@@ -263,14 +298,18 @@ class WebhookEndpointListApi(QuotaHeadersAPIView):
 
 
 class WebhookEndpointDetailApi(QuotaHeadersAPIView):
+    """GET, PATCH and DELETE /api/v1/webhooks/<id>."""
+
     @extend_schema(operation_id="webhooks_retrieve", responses={200: EndpointSerializer, **ERRORS})
     def get(self, request: Request, endpoint_id: str) -> Response:
+        """GET /api/v1/webhooks/<id>: one endpoint; 404 when it is not the user's."""
         return Response(EndpointSerializer(webhooks.endpoint_get(user=request.user, endpoint_id=endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhooks_update", request=EndpointSerializer, responses={200: EndpointSerializer, **ERRORS}
     )
     def patch(self, request: Request, endpoint_id: str) -> Response:
+        """PATCH /api/v1/webhooks/<id>: change url, events, description or active; 400 / 404 on refusal."""
         data = EndpointSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         endpoint = webhooks.endpoint_update(user=request.user, endpoint_id=endpoint_id, **data.validated_data)
@@ -278,11 +317,14 @@ class WebhookEndpointDetailApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="webhooks_destroy", responses={204: None, **ERRORS})
     def delete(self, request: Request, endpoint_id: str) -> Response:
+        """DELETE /api/v1/webhooks/<id>: 204, or 404 when it is not the user's."""
         webhooks.endpoint_delete(user=request.user, endpoint_id=endpoint_id)
         return Response(status=204)
 
 
 class WebhookDeliveryListApi(QuotaHeadersAPIView):
+    """GET /api/v1/webhooks/deliveries."""
+
     @extend_schema(
         operation_id="webhook_deliveries_list",
         parameters=[
@@ -292,6 +334,9 @@ class WebhookDeliveryListApi(QuotaHeadersAPIView):
         responses={200: DeliverySerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """GET /api/v1/webhooks/deliveries: the latest 200 deliveries, newest first, optionally by `endpoint` id or
+        `job` UUID.
+        """
         rows = WebhookDelivery.objects.filter(owner=request.user)
         endpoint, job = request.query_params.get("endpoint"), request.query_params.get("job")
         if endpoint:
@@ -305,16 +350,21 @@ class WebhookDeliveryListApi(QuotaHeadersAPIView):
 
 
 class WebhookRedeliverApi(QuotaHeadersAPIView):
+    """POST /api/v1/webhooks/deliveries/<id>/redeliver."""
+
     @extend_schema(
         operation_id="webhook_deliveries_redeliver", request=None, responses={202: DeliverySerializer, **ERRORS}
     )
     def post(self, request: Request, delivery_id: str) -> Response:
+        """POST /api/v1/webhooks/deliveries/<id>/redeliver: send a delivery again (202); 404 if not the user's."""
         return Response(
             DeliverySerializer(webhooks.redeliver(user=request.user, delivery_id=delivery_id)).data, status=202
         )
 
 
 class CallbackSecretApi(QuotaHeadersAPIView):
+    """POST /api/v1/webhooks/callback-secret."""
+
     @extend_schema(
         operation_id="webhooks_callback_secret_rotate",
         description="Makes (or replaces) the secret that signs deliveries to jobs' callback_url; shown once.",
@@ -322,13 +372,18 @@ class CallbackSecretApi(QuotaHeadersAPIView):
         responses={201: dict, **ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """POST /api/v1/webhooks/callback-secret: a new secret for signing per-job callbacks (201, shown only here)."""
         return Response({"secret": webhooks.callback_secret_rotate(user=request.user)}, status=201)
 
 
 # --- custom-mode versions -----------------------------------------------------------------------------------------
 class ModeVersionListApi(QuotaHeadersAPIView):
+    """GET /api/v1/ocr-modes/<name>/versions."""
+
     @extend_schema_serializer(component_name="OcrModeVersion")
     class OutputSerializer(serializers.Serializer):
+        """One version of a custom mode; `current` marks the newest."""
+
         version = serializers.IntegerField()
         display_name = serializers.CharField()
         description = serializers.CharField()
@@ -339,6 +394,9 @@ class ModeVersionListApi(QuotaHeadersAPIView):
 
     @extend_schema(operation_id="ocr_mode_versions_list", responses={200: OutputSerializer(many=True), **ERRORS})
     def get(self, request: Request, name: str) -> Response:
+        """GET /api/v1/ocr-modes/<name>/versions: a custom mode's versions, newest first; 404 for built-in or unknown
+        modes.
+        """
         from modes.selectors import mode_versions
 
         versions = mode_versions(user=request.user, name=name)

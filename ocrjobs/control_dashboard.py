@@ -25,6 +25,7 @@ def _fail(request: HttpRequest, exc: ApplicationError) -> None:
 @login_required
 @require_POST
 def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
+    """Cancel a job from its page (POST); a refusal is shown as a message."""
     try:
         control.job_cancel(user=request.user, job_id=job_id)
         messages.success(request, "The job was cancelled.")
@@ -36,6 +37,7 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
 @login_required
 @require_POST
 def job_delete(request: HttpRequest, job_id) -> HttpResponse:
+    """Delete a job and its files (POST), then back to the list; a refusal is shown on the job's page."""
     try:
         control.job_delete(user=request.user, job_id=job_id)
     except ApplicationError as exc:
@@ -59,6 +61,7 @@ def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
 
 @login_required
 def webhooks_page(request: HttpRequest) -> HttpResponse:
+    """Webhooks page: endpoints, the last 50 deliveries, retention setting and a secret just created (shown once)."""
     endpoints = list(WebhookEndpoint.objects.filter(owner=request.user).order_by("created_at", "pk"))
     deliveries = WebhookDelivery.objects.filter(owner=request.user).order_by("-created_at", "-pk")[:50]
     return render(
@@ -77,6 +80,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_create(request: HttpRequest) -> HttpResponse:
+    """Add a webhook endpoint (POST form); its secret is kept in the session for the next page only."""
     try:
         _, secret = webhooks.endpoint_create(
             user=request.user,
@@ -94,6 +98,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+    """Delete a webhook endpoint (POST); a refusal is shown as a message."""
     try:
         webhooks.endpoint_delete(user=request.user, endpoint_id=endpoint_id)
     except ApplicationError as exc:
@@ -104,6 +109,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    """Send a webhook delivery again (POST); a refusal is shown as a message."""
     try:
         webhooks.redeliver(user=request.user, delivery_id=delivery_id)
         messages.success(request, "Sent again.")
@@ -115,6 +121,7 @@ def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def callback_secret(request: HttpRequest) -> HttpResponse:
+    """Rotate the per-job callback signing secret (POST) and show it once."""
     request.session["webhook_secret"] = webhooks.callback_secret_rotate(user=request.user)
     return redirect("webhooks-page")
 
@@ -122,6 +129,7 @@ def callback_secret(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def retention(request: HttpRequest) -> HttpResponse:
+    """Set retention in whole days (empty: keep everything) from the form; a bad value is shown as a message."""
     raw = request.POST.get("retention_days", "").strip()
     try:
         days = int(raw) if raw else None

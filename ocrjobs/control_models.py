@@ -30,6 +30,8 @@ class IdempotencyRecord(models.Model):
     """One `Idempotency-Key` of one API key: the request's fingerprint and, once it finished, its response."""
 
     class State(models.TextChoices):
+        """Whether the stored call is still running or its response is stored."""
+
         RUNNING = "running"
         DONE = "done"
 
@@ -57,6 +59,8 @@ class UsageRecord(models.Model):
     """One counted request, for `GET /usage` by day, mode and API key (the quota itself is MonthlyUsage)."""
 
     class Kind(models.TextChoices):
+        """What a usage record counts: an asynchronous job or a synchronous /v1/ocr call."""
+
         JOB = "job"
         SYNC = "sync"
 
@@ -78,6 +82,8 @@ WEBHOOK_EVENTS = ("job.completed", "job.failed", "job.cancelled", "job.page_comp
 
 
 class WebhookEndpoint(models.Model):
+    """An account's webhook URL, the events it wants, and the secret that signs its deliveries."""
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list)
@@ -97,6 +103,8 @@ class WebhookDelivery(models.Model):
     """One message to one URL, with its attempts. Deleted with its job or its endpoint."""
 
     class Status(models.TextChoices):
+        """Where a delivery stands: pending, sending, succeeded or failed (after its last retry)."""
+
         PENDING = "pending"
         SENDING = "sending"
         SUCCEEDED = "succeeded"

@@ -60,6 +60,7 @@ def _modes(request: HttpRequest) -> list[dict]:
 # --- upload -------------------------------------------------------------------------------------------------------
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
+    """Upload page: the user's modes, quota, size limit (bytes) and accepted types."""
     from accounts.selectors import quota_status
 
     return render(
@@ -129,6 +130,7 @@ def _filters(request: HttpRequest) -> dict:
 @login_required
 @require_GET
 def jobs(request: HttpRequest) -> HttpResponse:
+    """Job list page: filters (mode, filename, status, full-text `q`), PAGE_SIZE rows a page, polled while rows run."""
     filters = _filters(request)
     qs = selectors.job_queryset(
         user=request.user,
@@ -178,6 +180,10 @@ _FIGURE_LINK = re.compile(r"\]\((page-\d+-image-\d+\.png)\)")
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    """Job page: one result page (`?page=`, 1-based, clamped) as HTML with its blocks (bbox, width, height in pixels).
+
+    Http404 for another user's job.
+    """
     job = _job(request, job_id)
     result = selectors.job_result_document(job=job)
     pages = (result or {}).get("pages", [])
@@ -237,7 +243,10 @@ def _current_version(request: HttpRequest, job) -> int | None:
 def job_page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
     """The page as the engine saw it, streamed from storage: the image the worker stored (ocrjobs.page_images), or
     the upload itself for a one-page PNG or JPEG. Nothing is decoded or drawn here; 404 until the worker has
-    stored it (a completed job from before then gets it drawn by a worker, once)."""
+    stored it (a completed job from before then gets it drawn by a worker, once).
+
+    Raises Http404 before the upload arrives or while the page's image is not yet drawn.
+    """
     job = _job(request, job_id)
     if job.status == JobStatus.AWAITING_UPLOAD or not job.upload_key:
         raise Http404("No file yet.")
@@ -256,7 +265,10 @@ def job_page_image(request: HttpRequest, job_id, number: int) -> HttpResponse:
 @login_required
 @require_GET
 def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
-    """A cropped figure or an annotated page stored beside the result, streamed (the worker drew it)."""
+    """A cropped figure or an annotated page stored beside the result, streamed (the worker drew it).
+
+    Raises Http404 for a file the job does not have.
+    """
     job = _job(request, job_id)
     if job.status != JobStatus.COMPLETED or not selectors.ARTIFACT_NAME.fullmatch(name):
         raise Http404("No such file.")
@@ -272,6 +284,12 @@ def job_artifact(request: HttpRequest, job_id, name: str) -> HttpResponse:
 @login_required
 @require_GET
 def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
+    """Download the original upload or the result as json, md, csv, txt, searchable PDF or hOCR.
+
+    Http404 for another user's job, before the upload arrives or before a result exists.
+
+    Raises Http404 in those cases, for a format the job lacks (e.g. csv without tables) or an unknown kind.
+    """
     job = _job(request, job_id)
     stem = file_stem(job.filename or "upload")
     if kind == "original":

@@ -26,6 +26,8 @@ MAX_MODES = 20
 
 @dataclass(frozen=True)
 class Duplicate:
+    """An earlier job for the same file in `mode`: its id, filename, creation time and public status."""
+
     mode: str
     job_id: uuid.UUID
     filename: str
@@ -38,8 +40,10 @@ def upload_duplicates(
 ) -> dict[str, Duplicate]:
     """The newest of `user`'s jobs per mode in `modes` for the same file: same SHA-256 (64 lower-case hex digits, or
     "" when the browser could not hash), or, for a job without a recorded hash, the same `filename` and `size`
-    (bytes). Returns {mode: Duplicate} for the modes that have one; one query. InvalidInput for a malformed hash,
-    no modes or more than MAX_MODES."""
+    (bytes). Returns {mode: Duplicate} for the modes that have one; one query.
+
+    Raises InvalidInput (400) for a malformed sha256 or a number of modes outside 1..MAX_MODES.
+    """
     sha256 = sha256.strip().lower()
     if sha256 and not SHA256.match(sha256):
         raise InvalidInput("sha256 must be 64 hexadecimal digits.")

@@ -81,6 +81,8 @@ def jobs_notify_ended(*, limit: int = 500) -> int:
 # --- the event stream ---------------------------------------------------------------------------------------------
 @dataclass
 class Snapshot:
+    """A job's state read for the event stream: status, page count, error and pages finished since the last event."""
+
     exists: bool
     status: str = ""
     pages: int | None = None
@@ -89,6 +91,7 @@ class Snapshot:
 
     @property
     def ended(self) -> bool:
+        """True once the job is completed, failed or cancelled."""
         return self.status in ("completed", "failed", "cancelled")
 
 
@@ -124,6 +127,9 @@ class _Stream:
         self.done = False
 
     def step(self, snap: Snapshot) -> list[bytes]:
+        """The SSE events owed for `snap`: one `page_completed` per newly finished page, `status` on a change,
+        `error` when the job is gone; sets `done` when nothing more will come.
+        """
         if not snap.exists:
             self.done = True
             return [f"event: error\ndata: {json.dumps({'detail': 'No such job.'})}\n\n".encode()]
@@ -148,6 +154,9 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
     read = sync_to_async(snapshot, thread_sensitive=False)
 
     async def generate() -> AsyncIterator[bytes]:
+        """The event stream: polls every DEEPREAD_SSE_POLL_S seconds, a keep-alive comment every 15 s, for at most
+        DEEPREAD_SSE_MAX_S seconds (the client reconnects with Last-Event-ID).
+        """
         state = _Stream(job_id, last_event_id)
         yield b"retry: 1000\n"  # a field of the first event: a block of its own would dispatch an empty event
         deadline = time.monotonic() + settings.DEEPREAD_SSE_MAX_S

@@ -32,14 +32,17 @@ def safe_filename(name: str, *, fallback: str = "upload") -> str:
 
 
 def file_stem(filename: str) -> str:
+    """The filename without its directory and last extension; "upload" when nothing is left."""
     return PurePosixPath(filename).stem or "upload"
 
 
 def upload_key_prefix(*, account_id: int, job_id: str) -> str:
+    """Storage prefix of a job's upload: `uploads/<account>/<job>/`."""
     return f"uploads/{account_id}/{job_id}/"
 
 
 def result_storage_key(*, account_id: int, output_key: str) -> str:
+    """Storage key of a result file named by the API's `output_key`: `outputs/<account>/<output_key>`."""
     return f"outputs/{account_id}/{output_key}"
 
 

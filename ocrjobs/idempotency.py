@@ -36,6 +36,8 @@ HEADER = "Idempotency-Key"
 
 
 class IdempotencyKeyReused(ApplicationError):
+    """An Idempotency-Key reused with a different request body or endpoint: 422."""
+
     status_code = 422
     code = "idempotency_key_reused"
 
@@ -51,7 +53,10 @@ def fingerprint(request: Request) -> str:
 
 
 def run(request: Request, *, endpoint: str, handler: Callable[[], Response]) -> Response:
-    """Run `handler` once per (API key, endpoint, Idempotency-Key); without the header it just runs."""
+    """Run `handler` once per (API key, endpoint, Idempotency-Key); without the header it just runs.
+
+    Raises InvalidInput (400) for a key outside 1–255 characters; the handler's own errors pass through.
+    """
     raw = request.headers.get(HEADER)
     api_key = getattr(request, "auth", None)
     if raw is None or not isinstance(api_key, ApiKey):

@@ -83,6 +83,7 @@ def job_take_over_dead(*, job_id: uuid.UUID | str, owner: str) -> bool:
 
 
 def lease_delta() -> dt.timedelta:
+    """How long a worker's claim on a job lasts without a heartbeat (DEEPREAD_JOB_LEASE_S seconds)."""
     return dt.timedelta(seconds=settings.DEEPREAD_JOB_LEASE_S)
 
 
@@ -172,6 +173,7 @@ class LeaseKeeper:
 
     @property
     def held(self) -> bool:
+        """True while the heartbeat has kept the lease (another worker has not taken the job over)."""
         return not self.lost.is_set()
 
     def _run(self) -> None:

@@ -73,6 +73,8 @@ def error_body(exc: sync.OcrError) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class MistralRequest:
+    """A Mistral OCR request body, checked: the document source, model, 0-based pages and image/table options."""
+
     source: str  # a URL or a data: URI
     model: str | None = None
     pages: tuple[int, ...] | None = None  # 0-based, sorted, distinct
@@ -216,6 +218,9 @@ class _PageBuilder:
         self.table_count = 0
 
     def add(self, page: PageImage, result: PageResult) -> None:
+        """Append one page in Mistral OCR's shape: 0-based index, Markdown with figure/table ids, images, tables,
+        dimensions (pixels, dpi) and blocks when asked for.
+        """
         markdown, images, figure_ids = self._figures(page, result)
         markdown, tables, table_ids = self._tables(markdown, result)
         entry: dict[str, Any] = {

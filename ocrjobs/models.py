@@ -5,6 +5,8 @@ from django.db import models
 
 
 class JobStatus(models.TextChoices):
+    """A job's internal status; `Job.public_status` maps it to the API's names."""
+
     AWAITING_UPLOAD = "awaiting_upload", "Awaiting upload"
     QUEUED = "queued", "Queued"
     PROCESSING = "processing", "Processing"
@@ -49,7 +51,8 @@ class Job(models.Model):
 
     output_key = models.CharField(max_length=512, null=True, blank=True)
     result_key = models.CharField(max_length=600, blank=True, default="")
-    model = models.CharField(max_length=100, blank=True, default="")
+    # The ML model that read the pages (e.g. "deepseek-ai/DeepSeek-OCR"); the column keeps its first name, "model".
+    model_name = models.CharField(max_length=100, blank=True, default="", db_column="model")
     error = models.TextField(blank=True, default="")
 
     # Job control (ocrjobs/control.py): the pages asked for (`1-3,7`, empty for all), the job this one retries,
@@ -108,6 +111,7 @@ class Job(models.Model):
 
     @property
     def public_status(self) -> str:
+        """The status as the API names it (e.g. "pending" for queued/awaiting upload)."""
         return PUBLIC_STATUS[self.status]
 
     @property
@@ -125,6 +129,7 @@ class Job(models.Model):
 
     @property
     def is_terminal(self) -> bool:
+        """True once the job has ended (completed, failed or cancelled)."""
         return self.status in TERMINAL_STATUSES
 
 

@@ -33,6 +33,7 @@ FIELDS = {"image", "image_type", "model", "return_image", "mode", "pages"}
 
 
 def error_response(exc: sync.OcrError) -> Response:
+    """The `{"error": {message, type, param, code}}` response for `exc`, with Retry-After (seconds) when it has one."""
     body = {"error": {"message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}}
     response = Response(body, status=exc.status)
     if exc.retry_after:
@@ -41,6 +42,9 @@ def error_response(exc: sync.OcrError) -> Response:
 
 
 def openai_exception_handler(exc: Exception, context: dict) -> Response:
+    """Turn any error on /v1/ocr into the OpenAI error shape: throttling 429, auth 401, bad JSON 400,
+    wrong media type 415, method 405, application errors by their status; others go to DRF's handler.
+    """
     if isinstance(exc, sync.OcrError):
         return error_response(exc)
     if isinstance(exc, exceptions.Throttled):
@@ -84,6 +88,7 @@ class OcrBodyParser(CappedJSONParser):
     empty_body = b"null"
 
     def too_large(self, cap: int) -> Exception:
+        """The 413 `image_too_large` error for a body over `cap` bytes."""
         return sync.OcrError(413, "image_too_large", f"The request body is larger than {cap:,} bytes.")
 
 
@@ -127,6 +132,7 @@ def dialect_exception_handler(exc: Exception, context: dict) -> Response:
 
 class OpenAIStyleView(QuotaHeadersAPIView):
     def get_exception_handler(self):
+        """Errors answered in the request's dialect (OpenAI or Mistral)."""
         return dialect_exception_handler
 
 
@@ -244,6 +250,9 @@ class OcrApi(OpenAIStyleView):
                   mistral_schema.ERROR_EXAMPLE],
     )  # fmt: skip
     def post(self, request: Request) -> Response:
+        """POST /v1/ocr: read an image or document now (OpenAI or Mistral body); replayed for a repeated Idempotency-
+        Key.
+        """
         if mistral_ocr.is_mistral_body(request.data):
             request.ocr_dialect = "mistral"
         return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
@@ -281,4 +290,5 @@ class ModelListApi(OpenAIStyleView):
         },
     )  # fmt: skip
     def get(self, request: Request) -> Response:
+        """GET /v1/models: the served model and its aliases."""
         return Response({"object": "list", "data": sync.model_list()})

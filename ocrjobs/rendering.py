@@ -37,6 +37,9 @@ _SPAN = re.compile(r"^\d{1,3}$")
 
 def _attribute_filter(images: str | None):
     def keep(element: str, attribute: str, value: str) -> str | None:
+        """nh3 attribute filter: keep only allow-listed attributes, numeric spans, and `img src` under this job's
+        figures.
+        """
         if FORBIDDEN_ATTRIBUTE.match(attribute) or attribute not in ATTRIBUTES.get(element, ()):
             return None  # exactly the allow-list: not even nh3's generic `lang` and `title`
         if attribute in ("rowspan", "colspan"):
@@ -75,6 +78,7 @@ def markdown_html(text: str, *, images: str | None = None) -> str:
     mark = f"DEEPREADMATH{secrets.token_hex(8)}N"
 
     def hold(match: re.Match) -> str:
+        """Swap a formula for a placeholder so Markdown does not mangle it; it is put back after rendering."""
         formulas.append(match.group(0))
         return f"{mark}{len(formulas) - 1}X"
 

@@ -46,6 +46,8 @@ class TableDict(TypedDict):
 
 
 class FormulaDict(TypedDict):
+    """A formula in a result document: LaTeX, display or inline, and its 1-based page."""
+
     latex: str
     display: bool  # a display (block) formula rather than an inline one
     page: NotRequired[int]
@@ -62,6 +64,8 @@ class ChartDict(TypedDict):
 
 
 class ReusedFrom(TypedDict):
+    """Where a reused page's result came from: the earlier job and its 1-based page."""
+
     job_id: str
     page: int
 

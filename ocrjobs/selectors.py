@@ -19,7 +19,10 @@ from ocrjobs.models import Job, JobStatus
 
 
 @dataclass(frozen=True)
-class JobPage:
+class JobListPage:
+    """One page of a job list (not a recognised page, which is `models.JobPage`): `jobs` holds at most `limit` Job
+    rows (or dicts of LIST_FIELDS), the counts cover every job matching the filters."""
+
     jobs: list
     total_count: int
     completed_count: int
@@ -38,6 +41,7 @@ STATUS_FILTERS = {
 def job_queryset(
     *, user: User, mode: str | None = None, filename: str | None = None, status: str | None = None
 ) -> QuerySet[Job]:
+    """The user's jobs, optionally by exact mode, filename substring (case-insensitive) and status filter name."""
     qs = Job.objects.filter(owner=user)
     if mode:
         qs = qs.filter(mode=mode)
@@ -84,7 +88,7 @@ def job_list(
     limit: int = 100,
     offset: int = 0,
     as_rows: bool = False,
-) -> JobPage:
+) -> JobListPage:
     """Newest first, one page of jobs (or of plain rows of LIST_FIELDS), and counts over every match."""
     qs = job_queryset(user=user, mode=mode, filename=filename, status=status)
     by_status = _status_counts(qs, key=f"job-counts:{user.pk}:{mode}:{filename}:{status}")
@@ -96,7 +100,7 @@ def job_list(
     rows = qs.order_by("-created_at", "-pk")[offset : offset + limit]
     # The API lists plain rows: reading only the listed columns skips building model instances for a page of 100.
     jobs = list(rows.values(*LIST_FIELDS) if as_rows else rows)
-    return JobPage(
+    return JobListPage(
         jobs=jobs,
         total_count=counts["total"],
         completed_count=counts["completed"],
@@ -105,10 +109,12 @@ def job_list(
 
 
 def job_exists(*, user: User) -> bool:
+    """True when the user has made any job."""
     return Job.objects.filter(owner=user).exists()
 
 
 def job_get(*, user: User, job_id: uuid.UUID | str) -> Job:
+    """One of `user`'s jobs by id (UUID or its string); raises NotFound (404) for a malformed or another user's id."""
     try:
         job_uuid = uuid.UUID(str(job_id))
     except ValueError:
@@ -120,6 +126,7 @@ def job_get(*, user: User, job_id: uuid.UUID | str) -> Job:
 
 
 def job_get_by_output_key(*, user: User, output_key: str) -> Job:
+    """The user's completed job with `output_key`; raises NotFound (404) when there is none."""
     job = Job.objects.filter(owner=user, output_key=output_key, status=JobStatus.COMPLETED).first()
     if job is None:
         raise NotFound(f"No result file {output_key!r} for this API key.")
@@ -131,7 +138,10 @@ ARTIFACT_NAME = re.compile(r"page-\d{1,5}-(?:image-\d{1,4}|annotated)\.png")
 
 def download_key(*, user: User, file_path: str) -> str:
     """The storage key behind a client's `file_path`: a result (`<mode>/<stem>.json`) or one of its page artifacts
-    (`<mode>/<stem>/page-1-image-1.png`), only ever of the caller's own completed jobs."""
+    (`<mode>/<stem>/page-1-image-1.png`), only ever of the caller's own completed jobs.
+
+    Raises NotFound (404) when `file_path` is not one of the user's result files.
+    """
     prefix, _, name = file_path.rpartition("/")
     if prefix and ARTIFACT_NAME.fullmatch(name):
         job = job_get_by_output_key(user=user, output_key=f"{prefix}.json")
@@ -143,6 +153,10 @@ def download_key(*, user: User, file_path: str) -> str:
 
 
 def job_result_bytes(*, job: Job) -> bytes | None:
+    """The stored result document's JSON bytes, or None unless the job completed with a result.
+
+    Raises OSError (FileNotFoundError) when the stored file is missing.
+    """
     if job.status != JobStatus.COMPLETED or not job.result_key:
         return None
     with default_storage.open(job.result_key) as fh:
@@ -150,5 +164,8 @@ def job_result_bytes(*, job: Job) -> bytes | None:
 
 
 def job_result_document(*, job: Job) -> dict | None:
+    """The result document parsed (`{"pages": [...], ...}`), or None before a result exists; errors as
+    `job_result_bytes`.
+    """
     raw = job_result_bytes(job=job)
     return None if raw is None else json.loads(raw)

@@ -661,7 +661,7 @@ def job_complete(*, job: Job) -> Job:
         status=JobStatus.COMPLETED,
         output_key=output_key,
         result_key=result_key,
-        model=model,
+        model_name=model,
         finished_at=now,
         lease_until=None,
         lease_owner="",

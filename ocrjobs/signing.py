@@ -38,6 +38,8 @@ def clock() -> float:
 
 
 class SignatureError(Exception):
+    """A signed URL or form policy is malformed, expired or does not match; answered 403."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -59,10 +61,12 @@ def _put_message(job_id: str, key: str, content_type: str, expires: int) -> str:
 
 
 def sign_put(*, job_id: str, key: str, content_type: str, expires: int) -> str:
+    """HMAC signature for a local upload PUT URL; `expires` is a Unix time in seconds."""
     return _sign("put", _put_message(job_id, key, content_type, expires))
 
 
 def verify_put(*, job_id: str, key: str, content_type: str, expires: str, signature: str) -> None:
+    """Check a local upload URL; raises SignatureError when it is malformed, expired or its signature does not match."""
     value = _check_expiry(expires)
     if not _verify("put", _put_message(job_id, key, content_type, value), signature):
         raise SignatureError("The signature does not match this upload URL.")
@@ -71,6 +75,10 @@ def verify_put(*, job_id: str, key: str, content_type: str, expires: str, signat
 # --- POST form ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PostPolicy:
+    """A verified POST form policy: the job, the key prefix the file must go under, its byte cap and expiry (Unix
+    seconds).
+    """
+
     job_id: str
     key_prefix: str
     max_bytes: int
@@ -78,6 +86,11 @@ class PostPolicy:
 
 
 def sign_post_form(*, job_id: str, key: str, key_prefix: str, max_bytes: int, expires: int) -> dict[str, str]:
+    """Form fields for a browser POST upload: key, access key id, base64 policy (job, key prefix, 1..max_bytes) and
+    signature.
+
+    `expires` is a Unix time in seconds.
+    """
     policy = {
         "expiration": dt.datetime.fromtimestamp(expires, tz=dt.UTC).isoformat().replace("+00:00", "Z"),
         "conditions": [
@@ -96,6 +109,10 @@ def sign_post_form(*, job_id: str, key: str, key_prefix: str, max_bytes: int, ex
 
 
 def verify_post_policy(*, policy: str, signature: str, access_key_id: str) -> PostPolicy:
+    """Check a POST form's signed policy and return its job, key prefix, size cap and expiry.
+
+    Raises SignatureError when the signature or access key does not match, the policy is malformed or expired.
+    """
     if access_key_id != ACCESS_KEY_ID or not _verify("post", policy, signature):
         raise SignatureError("The form's policy signature does not match.")
     try:
@@ -113,10 +130,12 @@ def verify_post_policy(*, policy: str, signature: str, access_key_id: str) -> Po
 
 # --- download -------------------------------------------------------------------------------------------------
 def sign_download(*, key: str, expires: int) -> str:
+    """HMAC signature for a local download URL of `key`, valid until `expires` (Unix seconds)."""
     return _sign("get", f"GET\n{key}\n{expires}")
 
 
 def verify_download(*, key: str, expires: str, signature: str) -> None:
+    """Check a local download URL; raises SignatureError when it is malformed, expired or does not match `key`."""
     value = _check_expiry(expires)
     if not _verify("get", f"GET\n{key}\n{value}", signature):
         raise SignatureError("The signature does not match this download URL.")

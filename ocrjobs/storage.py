@@ -19,6 +19,8 @@ from ocrjobs import signing
 
 @dataclass(frozen=True)
 class UploadUrls:
+    """Where a client uploads: a PUT URL, and a POST URL with the form fields to send with the file."""
+
     put_url: str
     post_url: str
     post_fields: dict[str, str]
@@ -35,6 +37,10 @@ def _s3_client():
 def presign_upload(
     *, job_id: str, key: str, key_prefix: str, content_type: str, max_bytes: int, ttl: int, base_url: str
 ) -> UploadUrls:
+    """Upload URLs valid for `ttl` seconds: a PUT URL and a POST form (key under `key_prefix`, 1..max_bytes bytes).
+
+    S3 presigned URLs when DEEPREAD_STORAGE is "s3", else this server's signed /storage URLs under `base_url`.
+    """
     if settings.DEEPREAD_STORAGE == "s3":
         client, bucket = _s3_client(), settings.AWS_STORAGE_BUCKET_NAME
         params = {"Bucket": bucket, "Key": key}
@@ -73,6 +79,9 @@ def presign_upload(
 
 
 def presign_download(*, key: str, ttl: int, base_url: str, filename: str | None = None) -> str:
+    """A download URL for `key`, valid `ttl` seconds (S3 presigned or this server's signed /storage URL); `filename`
+    sets the attachment name on S3.
+    """
     if settings.DEEPREAD_STORAGE == "s3":
         params = {"Bucket": settings.AWS_STORAGE_BUCKET_NAME, "Key": key}
         if filename:

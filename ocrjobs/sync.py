@@ -62,6 +62,8 @@ PageCallback = Callable[[PageImage, PageResult], None]
 
 @dataclass(frozen=True)
 class OcrOutcome:
+    """A synchronous OCR answer: the response body and the quota after spending its request."""
+
     body: dict[str, Any]
     quota: QuotaStatus
 
@@ -97,12 +99,17 @@ def model_aliases() -> dict[str, str]:
 
 
 def model_list() -> list[dict[str, Any]]:
+    """The /v1/models list: the served model and its aliases, `created` being the server's start (Unix seconds)."""
     created = int(settings.DEEPREAD_STARTED_AT)
     names = [served_model(), *model_aliases()]
     return [{"id": name, "object": "model", "created": created, "owned_by": "deepread"} for name in names]
 
 
 def resolve_model(name: str | None) -> str:
+    """The served model for a requested name (None, the name itself, or an alias).
+
+    Raises OcrError 404 `model_not_found` for any other name.
+    """
     served = served_model()
     if name is None or name == served or model_aliases().get(name) == served:
         return served
@@ -120,6 +127,7 @@ class InThreadRunner:
         self.engine = engine
 
     def run(self, data: bytes, info: DocumentInfo, spec: ModeSpec, **kwargs: Any) -> list[tuple[PageImage, PageResult]]:
+        """Read every page of the document with the engine: `[(page image, page result)]` in page order."""
         return recognize_pages(self.engine, data, info, spec, **kwargs)
 
 
@@ -172,6 +180,7 @@ def warm_in_background() -> None:
 
 
 def wait_until_loaded(timeout: float = 120.0) -> bool:
+    """Start loading the engine if needed and wait up to `timeout` seconds; True once it is loaded."""
     warm_in_background()
     if _loader is not None:
         _loader.join(timeout)
@@ -227,6 +236,7 @@ def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     texts, usage, finish, annotated = [], Usage(), "stop", None
 
     def on_page(page: PageImage, result: PageResult) -> None:
+        """Collect one page's text and token usage; the first page's annotated PNG when `return_image` is asked."""
         nonlocal usage, finish, annotated
         texts.append(result.text)
         usage = Usage(
@@ -312,6 +322,8 @@ def _run(runner, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: Pa
 
 @dataclass(frozen=True)
 class Preview:
+    """A mode editor preview: text, blocks, the annotated first page as PNG bytes, the model, usage and a note."""
+
     text: str
     blocks: list
     annotated_png: bytes

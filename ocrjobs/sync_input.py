@@ -39,6 +39,8 @@ class OcrError(Exception):
 
 @dataclass(frozen=True)
 class OcrRequest:
+    """A /v1/ocr request body, checked: the image (URL, base64 or data: URL), model, mode, pages and return_image."""
+
     image: str
     image_type: str = "url"
     model: str | None = None
@@ -49,6 +51,11 @@ class OcrRequest:
 
 # --- the image -----------------------------------------------------------------------------------------------------
 def load_image_bytes(req: OcrRequest) -> bytes:
+    """The image bytes of a /v1/ocr request: a base64 data: URL, raw base64, or an http(s) URL fetched under the
+    limits.
+
+    Raises OcrError 400 for bad base64 or a refused fetch, 413 `image_too_large` past DEEPREAD_URL_FETCH_MAX_BYTES.
+    """
     value = req.image.strip()
     if value.startswith("data:"):
         header, sep, payload = value.partition(",")

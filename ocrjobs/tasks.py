@@ -71,6 +71,10 @@ def _not_while_stopping() -> None:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
 def job_process(self, job_id: str) -> None:
+    """Celery task: run job `job_id` after claiming it (a job another worker holds is left alone);
+    retryable errors retry up to DEEPREAD_JOB_RETRIES times, then the job fails. A stopping worker rejects
+    (requeues) the task; the job's callback and webhooks fire when it ends.
+    """
     _not_while_stopping()
     try:
         with job_cancel_scope(job_id):
@@ -115,6 +119,9 @@ def uploads_sweep() -> int:
 
 @shared_task
 def jobs_sweep() -> int:
+    """Celery beat task: re-enqueue jobs whose lease lapsed and cancel jobs whose upload never came; returns how many
+    requeued.
+    """
     requeued = services.jobs_requeue_stale()
     if requeued:
         logger.info("Sweep re-enqueued %d jobs", len(requeued))

@@ -84,6 +84,11 @@ def _receive(*, job_id: str, filename: str, data: bytes) -> JsonResponse:
 @csrf_exempt
 @require_http_methods(["PUT"])
 def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
+    """PUT to a signed local upload URL: store the body as the job's upload and queue it.
+
+    Answers JSON errors: 403 bad/expired signature or Content-Type, 400 empty or cut-off body, 413 over
+    DEEPREAD_MAX_UPLOAD_BYTES.
+    """
     q = request.GET
     key, content_type = q.get("key", ""), q.get("content_type", "")
     try:
@@ -126,6 +131,7 @@ class _CappedUploadHandler(FileUploadHandler):
         self.chunks: list[bytes] = []
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # noqa: N803
+        """Refuse (StopUpload) a body whose declared length is over the cap plus room for the form fields."""
         # A body larger than the cap plus room for the form fields is refused before anything is read.
         if content_length and content_length > self.cap + FORM_FIELDS_ROOM:
             self.exceeded = True
@@ -133,6 +139,10 @@ class _CappedUploadHandler(FileUploadHandler):
         return
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        """Keep a chunk of the file; stops the upload once the file passes the cap (bytes).
+
+        Raises StopUpload (the request is answered 413) past the cap.
+        """
         self.total += len(raw_data)
         if self.total > self.cap:
             self.exceeded = True
@@ -140,6 +150,7 @@ class _CappedUploadHandler(FileUploadHandler):
         self.chunks.append(raw_data)
 
     def file_complete(self, file_size: int):
+        """The file as an in-memory upload."""
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         return SimpleUploadedFile(self.file_name or "upload", b"".join(self.chunks), self.content_type)
@@ -148,6 +159,10 @@ class _CappedUploadHandler(FileUploadHandler):
 @csrf_exempt
 @require_POST
 def upload_post(request: HttpRequest) -> JsonResponse:
+    """POST form upload to local storage (S3's form shape): check the signed policy, store the file and queue the job.
+
+    Answers JSON errors: 400 cut-off or malformed form, 403 bad policy, 413 over the size cap.
+    """
     handler = _CappedUploadHandler(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
     # The body is read whole first (capped as the handler would cap it) so that a form cut off mid-file is told
     # apart from a complete one: the multipart parser alone would hand on whatever part of the file had arrived.
@@ -188,6 +203,7 @@ def upload_post(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def download(request: HttpRequest) -> FileResponse | JsonResponse:
+    """GET a signed local download URL: the stored file inline; 403 bad or expired signature, 404 missing file."""
     q = request.GET
     key = q.get("key", "")
     try:

@@ -43,6 +43,7 @@ SENDING_LEASE = dt.timedelta(minutes=5)
 
 
 def new_secret() -> str:
+    """A new signing secret: "whsec_" + base64 of 24 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
@@ -106,6 +107,10 @@ def endpoint_update(
     *, user: User, endpoint_id: int, url: str | None = None, events: list[str] | None = None,
     is_active: bool | None = None, description: str | None = None,
 ) -> WebhookEndpoint:  # fmt: skip
+    """Change the given fields of one of `user`'s endpoints (description cut to 200 chars).
+
+    Raises NotFound (404) when it is not the user's, InvalidInput (400) for a bad URL or event name.
+    """
     endpoint = endpoint_get(user=user, endpoint_id=endpoint_id)
     if url is not None:
         endpoint.url = _check_url(url, param="url")
@@ -120,6 +125,7 @@ def endpoint_update(
 
 
 def endpoint_get(*, user: User, endpoint_id: int | str) -> WebhookEndpoint:
+    """One of `user`'s webhook endpoints; raises NotFound (404) for another user's or a malformed id."""
     endpoint = WebhookEndpoint.objects.filter(owner=user, pk=_int(endpoint_id)).first()
     if endpoint is None:
         raise NotFound("No such webhook endpoint.")
@@ -127,6 +133,7 @@ def endpoint_get(*, user: User, endpoint_id: int | str) -> WebhookEndpoint:
 
 
 def endpoint_delete(*, user: User, endpoint_id: int | str) -> None:
+    """Delete one of `user`'s webhook endpoints; raises NotFound (404) when it is not theirs."""
     if not WebhookEndpoint.objects.filter(owner=user, pk=_int(endpoint_id)).delete()[0]:
         raise NotFound("No such webhook endpoint.")
 
@@ -142,7 +149,10 @@ def callback_secret_rotate(*, user: User) -> str:
 
 
 def callback_url_check(*, user: User, url: str) -> str:
-    """A job's `callback_url`, checked like an endpoint's; the account needs a callback secret to sign with."""
+    """A job's `callback_url`, checked like an endpoint's; the account needs a callback secret to sign with.
+
+    Raises InvalidInput (400) for a URL refused like an endpoint's or when the account has no callback secret.
+    """
     url = _check_url(url, param="callback_url")
     if not AccountJobSettings.objects.filter(user=user).exclude(callback_secret="").exists():
         raise InvalidInput(
@@ -162,6 +172,9 @@ def _int(value: int | str) -> int:
 
 # --- messages -------------------------------------------------------------------------------------------------------
 def job_payload(job: Job) -> dict:
+    """The job fields sent in a webhook or callback body: id, public status, mode (and version), filename, output_key,
+    error, pages, pages_done.
+    """
     return {
         "job_id": str(job.id),
         "status": job.public_status,
@@ -215,7 +228,10 @@ def _send_on_commit(ids: list[int]) -> None:
 
 
 def redeliver(*, user: User, delivery_id: int | str) -> WebhookDelivery:
-    """Send a delivery's message again, as a new delivery with the same message id (receivers deduplicate)."""
+    """Send a delivery's message again, as a new delivery with the same message id (receivers deduplicate).
+
+    Raises NotFound (404) when the delivery is not the user's.
+    """
     old = WebhookDelivery.objects.filter(owner=user, pk=_int(delivery_id)).first()
     if old is None:
         raise NotFound("No such webhook delivery.")
@@ -318,6 +334,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
+        """Connect to the address checked against private ranges (no second DNS lookup); OSError on failure."""
         self.sock = socket.create_connection((self._address, self.port), timeout=self.timeout)
 
 
@@ -327,5 +344,6 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
+        """Connect over TLS to the checked address, verifying the certificate for the URL's host; OSError on failure."""
         raw = socket.create_connection((self._address, self.port), timeout=self.timeout)
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]

@@ -20,12 +20,16 @@ from deepread.client.sdk import ApiError, Cancelled, Client, JobResult
 
 @dataclass(frozen=True)
 class Item:
+    """One file to send: its path and mode (None: the account's default)."""
+
     source: Path
     mode: str | None  # None: the account's default mode
 
 
 @dataclass
 class Outcome:
+    """What became of an Item: the result file written, or an error message; the job id once one was created."""
+
     item: Item
     written: Path | None = None
     error: str | None = None
@@ -64,7 +68,7 @@ class Run:
     def run(self) -> list[Outcome]:
         """Upload and wait for every item with `concurrency` threads, showing progress; returns one Outcome per item.
 
-        Ctrl-C sets `cancel`, cancels the jobs in flight and re-raises KeyboardInterrupt.
+        Ctrl-C sets `cancel` (uploads under way stop), drops the files not started and re-raises KeyboardInterrupt.
         """
         total = self.progress.add_task("[bold]total", total=len(self.items), detail=f"0/{len(self.items)} files")
         bars = {

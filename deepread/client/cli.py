@@ -104,7 +104,10 @@ def ocr(
     as_json: bool,
 ) -> None:
     """OCR FILES (files, folders or globs) through the job API; write <stem>.<mode>.<format> beside each input or
-    in --out."""
+    in --out.
+
+    Raises click.UsageError (exit 2) when the arguments name no PNG, JPEG, BMP, TIFF or PDF file.
+    """
     sources = expand_inputs(files)
     if not sources:
         raise click.UsageError("No PNG, JPEG, BMP, TIFF or PDF files found in the arguments.")

@@ -13,11 +13,13 @@ from deepread.client.sdk import DEFAULT_BASE_URL
 
 
 class ConfigError(Exception):
-    pass
+    """No API key or base URL could be found, or the config file is malformed."""
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The resolved API key and base URL (e.g. "https://ocr.example.com")."""
+
     api_key: str
     base_url: str
 

@@ -72,7 +72,10 @@ def output_path(source: Path, *, mode: str, fmt: str, out_dir: Path | None, clas
 
 def write_atomic(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`: a reader (or an interrupted run) sees
-    the old file or the whole new one, never a part."""
+    the old file or the whole new one, never a part.
+
+    Raises the OSError of a failed write after removing the temporary file; `path` is left as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:

@@ -48,6 +48,8 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class Mode:
+    """An OCR mode as GET /api/v1/ocr-modes lists it."""
+
     name: str
     display_name: str
     description: str
@@ -56,6 +58,8 @@ class Mode:
 
 @dataclass(frozen=True)
 class JobSummary:
+    """One job row of GET /api/v1/processing-jobs; `size` in bytes, `last_modified` ISO 8601."""
+
     job_id: str
     filename: str
     mode: str
@@ -67,6 +71,8 @@ class JobSummary:
 
 @dataclass(frozen=True)
 class JobList:
+    """A page of the job list with counts over all of the account's jobs."""
+
     files: list[JobSummary]
     total_count: int
     completed_count: int
@@ -75,6 +81,8 @@ class JobList:
 
 @dataclass(frozen=True)
 class JobResult:
+    """GET /api/v1/results/<id>: status, progress in pages and, once completed, the result document."""
+
     job_id: str
     status: str
     mode: str
@@ -97,6 +105,8 @@ class JobResult:
 
 @dataclass(frozen=True)
 class Upload:
+    """A job created by POST /api/v1/upload/signed-url, waiting for its file at `upload_url`."""
+
     job_id: str
     upload_url: str
     mode: str

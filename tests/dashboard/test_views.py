@@ -21,7 +21,7 @@ from modes.models import CustomMode
 from modes.services import custom_mode_create
 from ocrjobs import services
 from ocrjobs.models import Job, JobPage, JobStatus
-from tests.factories import ApiKeyFactory, UserFactory
+from tests.factories import ApiKeyFactory, JobFactory, UserFactory
 from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -153,12 +153,8 @@ def test_job_list_query_count_does_not_grow_with_jobs(client, me):
 
     few = count()
     Job.objects.bulk_create(
-        [
-            Job(owner=me, mode="ocr", prompt="p", output_kind="text", filename=f"f{n}.png", upload_key=f"k{n}",
-                usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, page_count=3, pages_done=1)
-            for n in range(10_000)
-        ]
-    )  # fmt: skip
+        JobFactory.build_batch(10_000, owner=me, status=JobStatus.PROCESSING, page_count=3, pages_done=1)
+    )
     many = count()
     assert many == few
     assert many <= 8

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from accounts.models import User
-from ocrjobs.models import Job
+from ocrjobs.models import JobStatus
 from ocrjobs.search import job_text_index, job_text_search
+from tests.factories import JobFactory
 
 TEXTS = {
     "invoice.png": "Invoice 2024-0117 for Northwind Traders. Total amount payable: 1,284.50 EUR",
@@ -31,10 +32,9 @@ def run() -> dict:
     names = {}
     for user, files in ((owner, TEXTS), (other, {"northwind-other.png": "Northwind Riverside tatin tarte"})):
         for filename, text in files.items():
-            job = Job.objects.create(
-                owner=user, mode="ocr", prompt="p", output_kind="text", filename=filename, upload_key=f"k/{filename}",
-                usage_month="2026-11-01", status="completed", output_key=f"ocr/{filename}.json",
-            )  # fmt: skip
+            job = JobFactory(
+                owner=user, filename=filename, status=JobStatus.COMPLETED, output_key=f"ocr/{filename}.json"
+            )
             job_text_index(job_id=job.pk, owner_id=user.pk, text=text)
             names[job.pk] = filename
     job_text_index(job_id=next(iter(names)), owner_id=owner.pk, text=TEXTS["invoice.png"])  # indexing twice is fine

@@ -14,11 +14,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from accounts.quota import month_start
 from inference.base import PageResult
 from ocrjobs import leases, services, tasks
 from ocrjobs.models import Job, JobPage, JobStatus
-from tests.factories import UserFactory
+from tests.factories import JobFactory, UserFactory
 from tests.samples import pdf_bytes
 
 HANG = 60  # seconds: only a hang takes this long
@@ -41,10 +40,7 @@ def enqueued(monkeypatch):
 
 def _job(*, pages: int = 1, status: str = JobStatus.QUEUED) -> Job:
     user = UserFactory()
-    job = Job.objects.create(
-        owner=user, mode="ocr", prompt="p", output_kind="text", filename="doc.pdf",
-        upload_key=f"uploads/{user.pk}/x/doc.pdf", usage_month=month_start(timezone.now()), status=status,
-    )  # fmt: skip
+    job = JobFactory(owner=user, filename="doc.pdf", status=status)
     default_storage.save(job.upload_key, ContentFile(pdf_bytes([[f"Page {n}"] for n in range(1, pages + 1)])))
     return job
 

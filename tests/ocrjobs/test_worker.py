@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from accounts.quota import month_start
 from ocrjobs import services
 from ocrjobs.models import Job, JobPage, JobStatus
+from tests.factories import JobFactory
 from tests.samples import pdf_bytes
 
 
@@ -16,10 +16,7 @@ def queued_pdf(user):
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    job = Job.objects.create(
-        owner=user, mode="ocr", prompt="p", output_kind="text", filename="two.pdf",
-        upload_key=f"uploads/{user.pk}/x/two.pdf", usage_month=month_start(timezone.now()), status=JobStatus.QUEUED,
-    )  # fmt: skip
+    job = JobFactory(owner=user, filename="two.pdf")
     default_storage.save(job.upload_key, ContentFile(pdf_bytes([["Page one words"], ["Page two words"]])))
     return job
 
@@ -55,19 +52,9 @@ def test_sweep_requeues_lost_jobs_and_gives_up_after_the_configured_attempts(
     settings.DEEPREAD_JOB_RETRIES = retries
     past = timezone.now() - dt.timedelta(hours=2)
     Job.objects.filter(pk=queued_pdf.pk).update(status=JobStatus.PROCESSING, lease_until=past, attempts=1)
-    hopeless = Job.objects.create(
-        owner=user, mode="ocr", prompt="p", output_kind="text", filename="h.png", upload_key="k",
-        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past,
-        attempts=retries + 1,
-    )  # fmt: skip
-    almost = Job.objects.create(
-        owner=user, mode="ocr", prompt="p", output_kind="text", filename="a.png", upload_key="k3",
-        usage_month=month_start(timezone.now()), status=JobStatus.PROCESSING, lease_until=past, attempts=retries,
-    )  # fmt: skip
-    fresh = Job.objects.create(
-        owner=user, mode="ocr", prompt="p", output_kind="text", filename="f.png", upload_key="k2",
-        usage_month=month_start(timezone.now()), status=JobStatus.QUEUED,
-    )  # fmt: skip
+    hopeless = JobFactory(owner=user, status=JobStatus.PROCESSING, lease_until=past, attempts=retries + 1)
+    almost = JobFactory(owner=user, status=JobStatus.PROCESSING, lease_until=past, attempts=retries)
+    fresh = JobFactory(owner=user)
     with django_capture_on_commit_callbacks() as callbacks:
         requeued = services.jobs_requeue_stale()
     assert sorted(requeued) == sorted([str(queued_pdf.pk), str(almost.pk)])

@@ -5,6 +5,8 @@ from accounts.tiers import Tier
 
 
 class Command(BaseCommand):
+    """`manage.py create_api_key EMAIL [--tier T] [--name N]`."""
+
     help = "Create an API key for EMAIL (creating the account if missing). The key is printed alone on the last line."
 
     def add_arguments(self, parser: CommandParser) -> None:

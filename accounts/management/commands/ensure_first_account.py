@@ -7,6 +7,8 @@ from accounts.models import User
 
 
 class Command(BaseCommand):
+    """`manage.py ensure_first_account [--email E]`: the first superuser on a fresh installation."""
+
     help = (
         "On a new installation, create a first account that can log in and print its password, once: it is not "
         "stored anywhere. Later runs print nothing secret."

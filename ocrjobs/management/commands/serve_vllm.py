@@ -12,9 +12,14 @@ from inference.serve import MODELS, VllmNotInstalled, pin_for, serve_command, se
 
 
 class Command(BaseCommand):
+    """`manage.py serve_vllm`: run (or print) the `vllm serve` command for the configured model."""
+
     help = "Serve DeepSeek-OCR with vLLM (needs `pip install '.[vllm]'` and a GPU). --print shows the command."
 
     def add_arguments(self, parser):
+        """--model, --served-model-name, --host, --port, --max-num-seqs, --gpu-memory-utilization, --print, extra
+        flags.
+        """
         parser.add_argument(
             "--model",
             default=settings.VLLM_MODEL,
@@ -29,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("extra", nargs="*", help="more flags passed to `vllm serve` as they are")
 
     def handle(self, *args, **options):
+        """Replace this process with `vllm serve` (or print the command); CommandError when vLLM is not installed."""
         try:
             executable = "vllm" if options["print"] else vllm_executable()
         except VllmNotInstalled as exc:

@@ -9,9 +9,12 @@ from ocrjobs import services
 
 
 class Command(BaseCommand):
+    """`manage.py vllm_check`: exit 1 unless the vLLM servers' repetition guard works."""
+
     help = "Check that the vLLM server(s) in VLLM_BASE_URLS run a release and setup whose repetition guard works."
 
     def handle(self, *args, **options):
+        """Ask the vLLM server whether the n-gram repetition guard is active; CommandError (exit 1) when it is not."""
         engine = services.get_engine("vllm", **services.vllm_engine_options())
         verdict = engine.check_guard()
         if not verdict.ok:
