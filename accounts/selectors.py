@@ -8,9 +8,9 @@ import hmac
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from accounts.keys import KEY_PREFIX, hash_api_key
 from accounts.models import ApiKey, DailyUsage, MonthlyUsage, User
 from accounts.quota import QuotaStatus, month_start, quota_status_for
-from accounts.services import KEY_PREFIX, hash_api_key
 
 
 def api_key_authenticate(*, raw: str) -> ApiKey | None:

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.keys import KEY_PREFIX, hash_api_key
 from accounts.models import ApiKey, DailyUsage, MonthlyUsage, User
 from accounts.quota import QuotaStatus, month_start, quota_status_for
 from accounts.tiers import TIER_POLICIES, Tier
 from deepread.errors import NotFound, QuotaExceeded
 
-KEY_PREFIX = "ocr_"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
-
-
-def hash_api_key(raw: str) -> str:
-    """SHA-256 hex digest (64 chars) of a plaintext API key: the only form stored."""
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def user_get_or_create(*, email: str, tier: str | None = None, password: str | None = None) -> tuple[User, bool]:

@@ -28,25 +28,11 @@ class InvalidInput(ApplicationError):
     code = "invalid_parameter"
 
 
-class Unauthenticated(ApplicationError):
-    """Missing or bad API key: 401."""
-
-    status_code = 401
-    code = "invalid_api_key"
-
-
 class QuotaExceeded(ApplicationError):
     """The monthly request quota is spent or the trial ended: 403."""
 
     status_code = 403
     code = "quota_exceeded"
-
-
-class Forbidden(ApplicationError):
-    """The account may not do this: 403."""
-
-    status_code = 403
-    code = "forbidden"
 
 
 class NotFound(ApplicationError):
@@ -68,10 +54,3 @@ class TooLarge(ApplicationError):
 
     status_code = 413
     code = "image_too_large"
-
-
-class EngineUnavailable(ApplicationError):
-    """The OCR engine cannot be reached or is loading: 503, retry later."""
-
-    status_code = 503
-    code = "engine_unavailable"

@@ -6,6 +6,7 @@ batch of 1 (less memory, same accuracy), word boxes on, and the long side capped
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -260,3 +261,10 @@ def _clamper(width: int, height: int):
         ]
 
     return clamp
+
+
+@functools.cache
+def rapidocr_for_fallback() -> RapidOcrEngine:
+    """One single-threaded CPU engine per process, loaded on first use: the last step of the vLLM engine's ladder
+    for a page that keeps looping. Raises what loading raises (models missing, onnxruntime absent)."""
+    return RapidOcrEngine(threads=1)

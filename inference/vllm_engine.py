@@ -267,12 +267,11 @@ class VllmEngine:
         if not self.cpu_fallback:
             return None
         try:
-            from inference.rapid import SUPPORTED_KINDS
-            from inference.registry import get_engine
+            from inference.rapid import SUPPORTED_KINDS, rapidocr_for_fallback
 
             if mode.output_kind not in SUPPORTED_KINDS:
                 return None
-            return get_engine("rapidocr", threads=1)
+            return rapidocr_for_fallback()
         except Exception:  # not installed or its models are missing: the ladder ends with a failed page
             logger.warning("The CPU engine is not available for the last step of the ladder", exc_info=True)
             return None

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
 from deepread.parsers import CappedJSONParser
-from ocrjobs import idempotency, selectors, services
+from ocrjobs import completion, idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
 from ocrjobs.outputs import OUTPUT_FORMATS, output_key_for
 from ocrjobs.result_schema import ResultDocumentSerializer
@@ -245,7 +245,7 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
                 user=request.user, file_path=str(file_path), output_format=str(output_format)
             )
         else:
-            services.job_artifact_prepare(user=request.user, file_path=str(file_path))
+            completion.job_artifact_prepare(user=request.user, file_path=str(file_path))
             key = selectors.download_key(user=request.user, file_path=str(file_path))
         ttl = settings.DEEPREAD_SIGNED_URL_TTL_S
         url = presign_download(key=key, ttl=ttl, base_url=_base_url(request), filename=filename)

@@ -17,7 +17,7 @@ from accounts.models import User
 from deepread.errors import ApplicationError, InvalidInput, NotFound, QuotaExceeded
 from ocrjobs import control
 from ocrjobs.models import Job, JobStatus
-from ocrjobs.services import StorageFault
+from ocrjobs.storage import StorageFault
 
 ACTIONS = ("cancel", "delete", "retry")
 MAX_JOBS = 100  # four pages of the list; a bigger selection is refused whole

@@ -33,7 +33,8 @@ from ocrjobs import events
 from ocrjobs.filenames import artifact_storage_key, result_storage_key, upload_key_prefix
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, UsageRecord
 from ocrjobs.selectors import job_get
-from ocrjobs.services import StorageFault, check_mode_servable, job_enqueue_on_commit
+from ocrjobs.services import check_mode_servable, job_enqueue_on_commit
+from ocrjobs.storage import StorageFault
 from ocrjobs.usage import usage_record
 
 logger = logging.getLogger(__name__)

@@ -106,7 +106,7 @@ def job_lease_renew(*, job_id: uuid.UUID | str, owner: str | None) -> bool:
 def job_hand_back(*, job_id: uuid.UUID | str, owner: str) -> bool:
     """Give a job this owner holds back to the queue at once: status `queued`, lease cleared, the claim not counted
     as an interruption, and the job enqueued again on commit. False when the owner no longer held it."""
-    from ocrjobs.tasks import job_process
+    from ocrjobs import dispatch
 
     now = timezone.now()
     with transaction.atomic():
@@ -118,7 +118,7 @@ def job_hand_back(*, job_id: uuid.UUID | str, owner: str) -> bool:
             updated_at=now,
         )
         if handed:
-            transaction.on_commit(lambda: job_process.delay(str(job_id)))
+            transaction.on_commit(lambda: dispatch.job_process_send(str(job_id)))
     if handed:
         logger.info("Job %s handed back to the queue (this worker is stopping)", job_id)
     return bool(handed)

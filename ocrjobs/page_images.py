@@ -70,10 +70,10 @@ def document_info(*, job: Job, data: bytes | None = None) -> DocumentInfo:
 
 
 def _put(key: str, data: bytes) -> bool:
-    from ocrjobs.services import StorageFault, _storage_put
+    from ocrjobs.storage import StorageFault, storage_put
 
     try:
-        _storage_put(key, data)
+        storage_put(key, data)
     except StorageFault:
         logger.warning("Could not store %s; it is drawn again when needed", key)
         return False
@@ -154,7 +154,7 @@ def images_request_draw(*, job: Job) -> bool:
     once per DRAW_REQUEST_TTL_S per job. True when it asked now."""
     if job.status != JobStatus.COMPLETED or not cache.add(f"deepread:draw:{job.pk}", 1, DRAW_REQUEST_TTL_S):
         return False
-    from ocrjobs.tasks import job_images_draw as task
+    from ocrjobs import dispatch
 
-    transaction.on_commit(partial(task.delay, str(job.pk)))
+    transaction.on_commit(partial(dispatch.job_images_draw_send, str(job.pk)))
     return True

@@ -64,9 +64,9 @@ def _copy_figures(*, job: Job, number: int, document: dict) -> None:
         name = f"page-{number}-{match.group(1)}"
         with default_storage.open(result_storage_key(account_id=job.owner_id, output_key=old)) as fh:
             data = fh.read()
-        from ocrjobs.services import _storage_put
+        from ocrjobs.storage import storage_put
 
-        _storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), data)
+        storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), data)
         document["text"] = document["text"].replace(f"]({old.rsplit('/', 1)[-1]})", f"]({name})")
         block["image"] = f"{job.output_key.removesuffix('.json')}/{name}"
 

@@ -6,15 +6,19 @@ boto3, with the POST policy holding a content-length range and a key prefix boun
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from ocrjobs import signing
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,39 @@ def presign_download(*, key: str, ttl: int, base_url: str, filename: str | None 
     expires = int(time.time()) + ttl
     query = urlencode({"key": key, "expires": expires, "signature": signing.sign_download(key=key, expires=expires)})
     return _absolute(base_url, reverse("storage-download")) + "?" + query
+
+
+STORAGE_UNAVAILABLE = "Storage could not be written while saving the result."
+
+
+class StorageFault(Exception):
+    """Storage refused a read or a write just now (a full disk, an unreachable bucket, a denied PUT). Retryable:
+    the task tries again with backoff, and a job that still cannot be saved fails saying so, refunded."""
+
+    retryable = True
+
+    def __init__(self, message: str = STORAGE_UNAVAILABLE) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def storage_put(key: str, data: bytes) -> None:
+    """Write one object under exactly `key`, replacing what is there. Any storage failure becomes a StorageFault;
+    the underlying error goes to the log, never to the caller's public message."""
+    try:
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        saved = default_storage.save(key, ContentFile(data))
+    except Exception as exc:
+        logger.warning("Storage write of %s failed: %s", key, exc, exc_info=True)
+        raise StorageFault() from exc
+    if saved != key:  # another writer got there between delete and save: keep ours under the reserved name
+        default_storage.delete(saved)
+        raise StorageFault()
+
+
+def missing_object(exc: Exception) -> bool:
+    """An S3 404 from boto3, told apart from an unreachable or refusing bucket."""
+    response = getattr(exc, "response", None)
+    code = str((response or {}).get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    return code in {"404", "NoSuchKey", "NotFound"}

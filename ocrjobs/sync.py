@@ -45,7 +45,8 @@ from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
 from ocrjobs.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
 from ocrjobs.pages import parse_pages, select_pages
-from ocrjobs.services import check_mode_servable, engine_options
+from ocrjobs.runtime import engine_options
+from ocrjobs.services import check_mode_servable
 from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
     OcrError,
     OcrRequest,

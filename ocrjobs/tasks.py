@@ -11,11 +11,20 @@ from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
 from inference.base import EngineError
-from ocrjobs import leases, services, worker_lifecycle  # noqa: F401 - worker_lifecycle connects its signals
+from ocrjobs import (
+    completion,
+    dispatch,
+    leases,
+    processing,
+    runtime,
+    storage,
+    sweeps,
+    worker_lifecycle,  # noqa: F401 - connects its signals
+)
 from ocrjobs.cancellation import job_cancel_scope
 
 logger = logging.getLogger(__name__)
-RETRYABLE = (EngineError, services.StorageFault)
+RETRYABLE = (EngineError, storage.StorageFault)
 
 
 @worker_process_init.connect
@@ -24,7 +33,7 @@ def _warm_engine(**_: object) -> None:
     if settings.DEEPREAD_ENGINE != "rapidocr":
         return
     try:
-        services._engine()
+        runtime.worker_engine()
     except Exception:
         logger.exception("Could not load the %s engine at start-up", settings.DEEPREAD_ENGINE)
 
@@ -35,7 +44,7 @@ def _wait_for_vllm(**_: object) -> None:
     its weights is reported as cold-starting in the log, not as failed jobs."""
     if settings.DEEPREAD_ENGINE != "vllm":
         return
-    engine = services._engine()
+    engine = runtime.worker_engine()
     if not engine.wait_until_ready(timeout_s=settings.DEEPREAD_VLLM_WAIT_S):
         logger.error(
             "Starting without a ready DeepSeek-OCR server after %.0f s; pages will be retried until it answers.",
@@ -55,7 +64,7 @@ def _retry_or_fail(task, exc: Exception, *, job_id: str, prefix: str = "") -> No
     the job fails with the reason and the number of tries, and its request is given back."""
     tries = task.request.retries + 1
     if task.request.retries >= settings.DEEPREAD_JOB_RETRIES:
-        services.job_fail(job_id=job_id, message=f"{prefix}{exc.message} Gave up after {tries} tries.")
+        completion.job_fail(job_id=job_id, message=f"{prefix}{exc.message} Gave up after {tries} tries.")
         return
     logger.warning("Job %s: %s%s Try %d failed; retrying.", job_id, prefix, exc.message, tries)
     raise task.retry(
@@ -78,7 +87,7 @@ def job_process(self, job_id: str) -> None:
     _not_while_stopping()
     try:
         with job_cancel_scope(job_id):
-            services.job_run(job_id=job_id)
+            processing.job_run(job_id=job_id)
     except RETRYABLE as exc:  # only retryable ones reach here
         _retry_or_fail(self, exc, job_id=job_id)
     finally:
@@ -91,7 +100,7 @@ def job_page_process(self, job_id: str, page: int) -> None:
     _not_while_stopping()
     try:
         with job_cancel_scope(job_id):
-            services.job_page_run(job_id=job_id, page=page)
+            processing.job_page_run(job_id=job_id, page=page)
     except RETRYABLE as exc:  # a page's engine failure names the page; the result's storage failure does not
         _retry_or_fail(self, exc, job_id=job_id, prefix=f"Page {page}: " if isinstance(exc, EngineError) else "")
     finally:
@@ -111,7 +120,7 @@ def _notify_ended(job_id: str) -> None:
 @shared_task
 def uploads_sweep() -> int:
     """Start jobs whose file went straight to the bucket (S3): run every few seconds by the scheduler."""
-    found = services.jobs_discover_uploads()
+    found = sweeps.jobs_discover_uploads()
     if found:
         logger.info("Found %d uploads in storage", len(found))
     return len(found)
@@ -122,10 +131,10 @@ def jobs_sweep() -> int:
     """Celery beat task: re-enqueue jobs whose lease lapsed and cancel jobs whose upload never came; returns how many
     requeued.
     """
-    requeued = services.jobs_requeue_stale()
+    requeued = sweeps.jobs_requeue_stale()
     if requeued:
         logger.info("Sweep re-enqueued %d jobs", len(requeued))
-    cancelled = services.jobs_cancel_unused()
+    cancelled = sweeps.jobs_cancel_unused()
     if cancelled:
         logger.info("Sweep cancelled %d jobs whose upload never arrived", len(cancelled))
     return len(requeued)
@@ -138,7 +147,7 @@ def webhook_deliver(self, delivery_id: int) -> None:
 
     retry_in = webhooks.deliver(delivery_id=delivery_id)
     if retry_in is not None and retry_in <= 900:
-        webhook_deliver.apply_async((delivery_id,), countdown=retry_in)
+        dispatch.webhook_deliver_send(delivery_id, countdown=retry_in)
 
 
 @shared_task
@@ -150,7 +159,7 @@ def webhooks_sweep() -> int:
     idempotency.records_expire()
     due = webhooks.deliveries_due()
     for delivery_id in due:
-        webhook_deliver.delay(delivery_id)
+        dispatch.webhook_deliver_send(delivery_id)
     return len(due)
 
 

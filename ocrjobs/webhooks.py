@@ -221,10 +221,10 @@ def _ids_of(rows: list[WebhookDelivery]) -> list[int]:
 
 
 def _send_on_commit(ids: list[int]) -> None:
-    from ocrjobs.tasks import webhook_deliver
+    from ocrjobs import dispatch
 
     for delivery_id in ids:
-        transaction.on_commit(lambda d=delivery_id: webhook_deliver.delay(d))
+        transaction.on_commit(lambda d=delivery_id: dispatch.webhook_deliver_send(d))
 
 
 def redeliver(*, user: User, delivery_id: int | str) -> WebhookDelivery:

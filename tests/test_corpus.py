@@ -13,7 +13,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services, sync
+from ocrjobs import processing, sync
 from ocrjobs.filenames import upload_key_prefix
 from ocrjobs.models import Job, JobStatus
 from tests.corpus.make_corpus import write
@@ -73,7 +73,7 @@ def test_every_case_through_the_job_api(api, user, client, corpus):
         elif case["outcome"] == "fail":
             assert put.status_code == 200, (case["name"], put.content)
             used = _used(user)
-            done = services.job_run(job_id=job.id)
+            done = processing.job_run(job_id=job.id)
             assert done.status == JobStatus.FAILED, case["name"]
             assert case["message"].lower() in done.error.lower(), (case["name"], done.error)
             assert _used(user) == used - 1  # given back
@@ -88,7 +88,7 @@ def test_every_case_through_the_job_api(api, user, client, corpus):
             assert not any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name), (case["name"], name)
             assert len(name) <= 180, case["name"]
             assert job.upload_key.startswith(prefix), case["name"]
-            done = services.job_run(job_id=job.id)
+            done = processing.job_run(job_id=job.id)
             assert done.status == JobStatus.COMPLETED, (case["name"], done.error)
     # The worker code ran in this process on every accepted file: its peak memory stayed bounded (a 50,000 x
     # 50,000 decode alone would need 7.5 GB; the engine and the test run together take well under 2 GB).

@@ -14,7 +14,7 @@ from accounts.services import api_key_revoke
 from accounts.tiers import Tier
 from modes.models import CustomMode
 from modes.services import custom_mode_create
-from ocrjobs import services
+from ocrjobs import completion, services
 from ocrjobs.models import Job, JobPage
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import png_bytes
@@ -35,7 +35,7 @@ def owner_world():
     JobPage.objects.create(job_id=ticket.job.id, page=1, result={
         "page": 1, "width": 10, "height": 10, "text": "Private", "blocks": [], "finish_reason": "stop",
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}})  # fmt: skip
-    job = services.job_complete(job=Job.objects.get(pk=ticket.job.id))
+    job = completion.job_complete(job=Job.objects.get(pk=ticket.job.id))
     return {"owner": owner, "key": key, "raw": raw, "mode": mode, "job": job}
 
 

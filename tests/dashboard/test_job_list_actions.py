@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
-from ocrjobs import bulk, services
+from ocrjobs import bulk, completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import UserFactory
 from tests.samples import png_bytes
@@ -29,7 +29,7 @@ def _queued(user, name: str = "doc.png") -> Job:
 
 
 def _failed(user, name: str = "bad.png") -> Job:
-    return services.job_fail(job_id=_queued(user, name).id, message="The engine broke.")
+    return completion.job_fail(job_id=_queued(user, name).id, message="The engine broke.")
 
 
 def _completed(user, name: str = "done.png") -> Job:
@@ -38,7 +38,7 @@ def _completed(user, name: str = "done.png") -> Job:
     page = {"page": 1, "width": 10, "height": 10, "text": "Hi", "blocks": [], "model": "test-engine",
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
     JobPage.objects.create(job=job, page=1, result=page)
-    return services.job_complete(job=Job.objects.get(pk=job.id))
+    return completion.job_complete(job=Job.objects.get(pk=job.id))
 
 
 def _snapshot() -> list[tuple]:

@@ -97,10 +97,10 @@ def test_downloads_carry_the_file_name_and_markdown_separates_pages(client, me):
     job = _completed_job(me, text="First page")
     page = JobPage.objects.get(job=job).result
     JobPage.objects.create(job=job, page=2, result={**page, "page": 2, "text": "Second page"})
-    from ocrjobs import services
+    from ocrjobs import completion
 
     Job.objects.filter(pk=job.pk).update(page_count=2)
-    services.job_complete(job=Job.objects.get(pk=job.pk))  # already complete: the stored result stays
+    completion.job_complete(job=Job.objects.get(pk=job.pk))  # already complete: the stored result stays
     annotated = client.get(f"/jobs/{job.id}/files/page-1-annotated.png?download=1")
     assert annotated.status_code == 200
     assert 'filename="doc-page-1-annotated.png"' in annotated["Content-Disposition"]

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import MonthlyUsage
 from accounts.selectors import quota_status
-from ocrjobs import services
+from ocrjobs import processing
 from ocrjobs.models import Job, JobStatus
 from tests.factories import UserFactory
 from tests.samples import png_bytes
@@ -85,7 +85,7 @@ def test_an_accepted_upload_is_not_cancelled_and_its_state_follows_the_job(clien
         "pages_done": 0,
         "page_count": 1,
     }
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     state = client.get(ticket["state_url"]).json()
     assert (state["status"], state["terminal"], state["pages_done"]) == ("completed", True, 1)
 

@@ -19,7 +19,7 @@ from accounts.quota import month_start
 from accounts.tiers import Tier
 from modes.models import CustomMode
 from modes.services import custom_mode_create
-from ocrjobs import services
+from ocrjobs import completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import ApiKeyFactory, JobFactory, UserFactory
 from tests.samples import png_bytes
@@ -44,7 +44,7 @@ def _completed_job(user, *, text="Hello", blocks=None, mode="document") -> Job:
             "blocks": blocks or [{"type": "text", "text": text, "bbox": [40, 30, 400, 60]}]}  # fmt: skip
     JobPage.objects.create(job_id=ticket.job.id, page=1, result=page)
     job = Job.objects.get(pk=ticket.job.id)
-    return services.job_complete(job=job)
+    return completion.job_complete(job=job)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_viewer_shows_pages_as_they_arrive_and_cancels_the_job(page, vllm_servic
         assert page.locator("#progress[hx-trigger]").count() == 0  # no polling: the event stream updates it
         # A page is stored (as a worker stores it): it appears in the open page without a reload.
         vllm_service.manage("shell", "-c", (
-            "from ocrjobs import services; services.job_page_store(job_id='" + ticket["job_id"] + "', number=2, "
+            "from ocrjobs import processing; processing.job_page_store(job_id='" + ticket["job_id"] + "', number=2, "
             "result={'page': 2, 'width': 1, 'height': 1, 'text': 'Second page, live', 'blocks': [], "
             "'usage': {'prompt_tokens': 0, 'completion_tokens': 0, 'total_tokens': 0}})"))  # fmt: skip
         expect(page.locator("#live-pages li[data-page='2']")).to_contain_text("Second page, live")

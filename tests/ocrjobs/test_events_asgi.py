@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
-from ocrjobs import services
+from ocrjobs import completion, processing, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import pdf_bytes
@@ -54,7 +54,7 @@ async def _read(response, until: int) -> list[bytes]:
 def test_the_asgi_stream_sends_pages_as_they_are_stored_and_ends_with_the_status(settings):
     settings.DEEPREAD_SSE_POLL_S = 0.05
     job_id, raw = _processing_job()
-    services.job_page_store(job_id=job_id, number=1, result=_page(1))
+    processing.job_page_store(job_id=job_id, number=1, result=_page(1))
 
     async def scenario():
         client = AsyncClient()
@@ -63,9 +63,9 @@ def test_the_asgi_stream_sends_pages_as_they_are_stored_and_ends_with_the_status
         assert response["Content-Type"] == "text/event-stream"
         assert response.is_async  # an async iterator: no thread is held between polls
         first = _parse(await _read(response, until=2))
-        await sync_to_async(services.job_page_store)(job_id=job_id, number=2, result=_page(2))
+        await sync_to_async(processing.job_page_store)(job_id=job_id, number=2, result=_page(2))
         job = await sync_to_async(Job.objects.get)(pk=job_id)
-        await sync_to_async(services.job_complete)(job=job)
+        await sync_to_async(completion.job_complete)(job=job)
         rest = []
         async for chunk in response.streaming_content:
             rest.append(chunk)
@@ -85,8 +85,8 @@ def test_the_asgi_stream_sends_pages_as_they_are_stored_and_ends_with_the_status
 def test_last_event_id_resumes_after_the_pages_already_seen_and_others_get_404():
     job_id, raw = _processing_job()
     for n in (1, 2):
-        services.job_page_store(job_id=job_id, number=n, result=_page(n))
-    services.job_complete(job=Job.objects.get(pk=job_id))
+        processing.job_page_store(job_id=job_id, number=n, result=_page(n))
+    completion.job_complete(job=Job.objects.get(pk=job_id))
     _, stranger = ApiKeyFactory.create_with_raw(user=UserFactory())
 
     async def scenario():

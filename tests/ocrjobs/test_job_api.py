@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services, signing
+from ocrjobs import completion, processing, signing
 from ocrjobs.models import Job, JobStatus
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import LINES, cer, pdf_bytes, png_bytes
@@ -91,8 +91,8 @@ def test_put_flow_then_worker_then_result(api, user):
     assert (job.status, job.size, job.page_count) == (JobStatus.QUEUED, len(png_bytes()), 1)
     assert default_storage.exists(ticket["s3_key"])
 
-    services.job_run(job_id=job.pk)
-    assert services.job_run(job_id=job.pk) is None  # idempotent: a second delivery does nothing
+    processing.job_run(job_id=job.pk)
+    assert processing.job_run(job_id=job.pk) is None  # idempotent: a second delivery does nothing
 
     result = api.get(f"/api/v1/results/{job.pk}").json()
     assert (result["status"], result["mode"], result["filename"], result["error"]) == (
@@ -184,7 +184,7 @@ def test_multi_page_pdf_and_page_by_page_results(api):
     ticket = api.post(SIGN_URL, {"filename": "three.pdf"}, format="json").json()
     pages = [["First page text"], ["Second page text"], ["Third page text"]]
     assert _put(ticket, pdf_bytes(pages), content_type="application/pdf").status_code == 200
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     doc = api.get(f"/api/v1/results/{ticket['job_id']}").json()["result"]
     assert [p["page"] for p in doc["pages"]] == [1, 2, 3]
     assert cer("First page text Second page text Third page text", doc["extracted_text"]) <= 0.05
@@ -196,7 +196,7 @@ def test_output_keys_never_overwrite(api):
     for _ in range(3):
         ticket = api.post(SIGN_URL + "?mode=table", {"filename": "sales.png"}, format="json").json()
         _put(ticket, png_bytes())
-        keys.append(services.job_run(job_id=ticket["job_id"]).output_key)
+        keys.append(processing.job_run(job_id=ticket["job_id"]).output_key)
     assert keys == ["table/sales.json", "table/sales-2.json", "table/sales-3.json"]
 
 
@@ -205,7 +205,7 @@ def test_processing_jobs_filters_counts_and_pagination(api, django_assert_max_nu
         api.post(SIGN_URL + f"?mode={mode}", {"filename": name}, format="json")
     ticket = api.post(SIGN_URL, {"filename": "done-report.png"}, format="json").json()
     _put(ticket, png_bytes())
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
 
     with django_assert_max_num_queries(6):
         body = api.get("/api/v1/processing-jobs").json()
@@ -233,7 +233,7 @@ def test_list_query_count_does_not_grow_with_rows(api, django_assert_max_num_que
 def test_download_signed_url_returns_the_result_json(api):
     ticket = api.post(SIGN_URL, {"filename": "d.png"}, format="json").json()
     _put(ticket, png_bytes())
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     body = api.post("/api/v1/download/signed-url?file_path=ocr/d.json").json()
     assert body["expires_in"] == 3600
     assert body["file_key"].endswith("/ocr/d.json")
@@ -249,7 +249,7 @@ def test_download_signed_url_returns_the_result_json(api):
 def test_another_account_gets_404_for_job_result_and_download(api, client):
     ticket = api.post(SIGN_URL, {"filename": "mine.png"}, format="json").json()
     _put(ticket, png_bytes())
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     other = UserFactory()
     _, raw = ApiKeyFactory.create_with_raw(user=other)
     headers = {"HTTP_X_API_KEY": raw}
@@ -265,14 +265,14 @@ def test_a_failed_job_says_why_and_is_refunded(api, user):
     assert _used(user) == 1
     _put(ticket, png_bytes())
     default_storage.delete(ticket["s3_key"])
-    job = services.job_run(job_id=ticket["job_id"])
+    job = processing.job_run(job_id=ticket["job_id"])
     assert job.status == JobStatus.FAILED
     result = api.get(f"/api/v1/results/{job.pk}").json()
     assert result["status"] == "failed"
     assert "missing from storage" in result["error"]
     assert result["result"] is None
     assert _used(user) == 0
-    services.job_fail(job_id=job.pk, message="again")
+    completion.job_fail(job_id=job.pk, message="again")
     assert _used(user) == 0  # refunded once only
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import MonthlyUsage
-from ocrjobs import control, services
+from ocrjobs import completion, control, processing, services
 from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from ocrjobs.pages import normalize_pages, parse_pages, select_pages
@@ -43,14 +43,14 @@ def _completed(user, **kwargs) -> Job:
     job = _uploaded(user, **kwargs)
     assert services.job_claim(job_id=job.id)
     JobPage.objects.create(job=job, page=1, result=_page(1, "Hello"))
-    done = services.job_complete(job=Job.objects.get(pk=job.id))
+    done = completion.job_complete(job=Job.objects.get(pk=job.id))
     assert done.status == JobStatus.COMPLETED
     return done
 
 
 def _failed(user) -> Job:
     job = _uploaded(user)
-    return services.job_fail(job_id=job.id, message="The engine broke.")
+    return completion.job_fail(job_id=job.id, message="The engine broke.")
 
 
 # --- cancel -------------------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def test_cancelling_a_pending_job_gives_its_request_back_and_shows_cancelled(api
     assert [f["status"] for f in listing["files"]] == ["cancelled"]
     assert api.get("/api/v1/processing-jobs?status=failed").json()["total_count"] == 1  # counts cover all
     # A queued job's task, arriving late, does not run it.
-    assert services.job_run(job_id=job.id) is None
+    assert processing.job_run(job_id=job.id) is None
     assert Job.objects.get(pk=job.id).status == JobStatus.CANCELLED
 
 
@@ -89,7 +89,7 @@ def test_cancelling_a_processing_job_drops_its_pages_and_later_pages_and_failure
     Job.objects.filter(pk=job.id).update(output_key="ocr/two.json", page_count=2)
     crop = artifact_storage_key(account_id=user.pk, output_key="ocr/two.json", name="page-1-image-1.png")
     default_storage.save(crop, __import__("io").BytesIO(b"png"))
-    assert services.job_page_store(job_id=job.id, number=1, result=_page(1, "one")) is False
+    assert processing.job_page_store(job_id=job.id, number=1, result=_page(1, "one")) is False
     response = api.post(f"/api/v1/jobs/{job.id}/cancel")
     assert response.status_code == 200
     job.refresh_from_db()
@@ -98,8 +98,8 @@ def test_cancelling_a_processing_job_drops_its_pages_and_later_pages_and_failure
     assert not JobPage.objects.filter(job=job).exists()
     assert not default_storage.exists(crop)
     # The other page finishing, or failing, after the cancel changes nothing.
-    assert services.job_page_store(job_id=job.id, number=2, result=_page(2, "two")) is False
-    services.job_fail(job_id=job.id, message="late failure")
+    assert processing.job_page_store(job_id=job.id, number=2, result=_page(2, "two")) is False
+    completion.job_fail(job_id=job.id, message="late failure")
     job.refresh_from_db()
     assert (job.status, job.error, job.pages_done) == (JobStatus.CANCELLED, control.CANCELLED_MESSAGE, 1)
     assert not JobPage.objects.filter(job=job).exists()
@@ -253,7 +253,7 @@ def test_a_page_range_counts_and_recognises_only_the_pages_asked_for(api, user):
     data = pdf_bytes([["First page words"], ["Second page words"], ["Third page words"]])
     ticket = api.post(f"{SIGN_URL}?pages=2-3", {"filename": "three.pdf"}, format="json").json()
     services.job_upload_receive(job_id=ticket["job_id"], filename="three.pdf", data=data)
-    job = services.job_run(job_id=ticket["job_id"])
+    job = processing.job_run(job_id=ticket["job_id"])
     assert (job.status, job.page_count, job.pages_done, job.page_range) == (JobStatus.COMPLETED, 2, 2, "2-3")
     result = api.get(f"/api/v1/results/{job.id}").json()
     assert (result["pages"], result["pages_done"]) == (2, 2)
@@ -266,7 +266,7 @@ def test_a_page_range_counts_and_recognises_only_the_pages_asked_for(api, user):
 def test_a_page_range_past_the_document_fails_the_job_saying_so_and_refunds_it(api, user):
     ticket = api.post(SIGN_URL, {"filename": "two.pdf", "pages": "1,5"}, format="json").json()
     services.job_upload_receive(job_id=ticket["job_id"], filename="two.pdf", data=pdf_bytes([["a"], ["b"]]))
-    job = services.job_run(job_id=ticket["job_id"])
+    job = processing.job_run(job_id=ticket["job_id"])
     assert job.status == JobStatus.FAILED
     assert job.error == "pages asks for page 5, but the document has 2 pages."
     assert _used(user) == 0

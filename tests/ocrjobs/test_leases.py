@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from inference.base import PageResult
-from ocrjobs import leases, services, tasks
+from ocrjobs import dispatch, leases, processing, services, sweeps
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import JobFactory, UserFactory
 from tests.samples import pdf_bytes
@@ -34,7 +34,7 @@ def lease_settings(settings):
 @pytest.fixture
 def enqueued(monkeypatch):
     sent: list[str] = []
-    monkeypatch.setattr(tasks.job_process, "delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr(dispatch, "job_process_send", lambda job_id: sent.append(job_id))
     return sent
 
 
@@ -117,9 +117,9 @@ def test_a_clean_stop_hands_the_job_back_at_once_keeping_its_pages(
     interruption, enqueued once), the page in progress is kept, and no further page is started."""
     job = _job(pages=3)
     engine = _GatedEngine()
-    monkeypatch.setattr(services, "_engine", lambda: engine)
+    monkeypatch.setattr(processing, "worker_engine", lambda: engine)
     outcome: list[Job | None] = []
-    runner = threading.Thread(target=lambda: outcome.append(services.job_run(job_id=job.pk)))
+    runner = threading.Thread(target=lambda: outcome.append(processing.job_run(job_id=job.pk)))
     runner.start()
     assert engine.entered.wait(HANG)
     assert Job.objects.get(pk=job.pk).status == JobStatus.PROCESSING
@@ -139,7 +139,7 @@ def test_a_clean_stop_hands_the_job_back_at_once_keeping_its_pages(
 
     # the next worker resumes from the stored page
     leases.STOPPING.clear()
-    done = services.job_run(job_id=job.pk)
+    done = processing.job_run(job_id=job.pk)
     assert done.status == JobStatus.COMPLETED
     assert len(engine.pages) == 3
     assert [p["text"] for p in done_pages(done)] == ["page 1", "page 2", "page 3"]
@@ -153,9 +153,9 @@ def done_pages(job: Job) -> list[dict]:
 def test_a_worker_that_lost_its_lease_stops_at_the_next_page(transactional_db, lease_settings, monkeypatch):
     job = _job(pages=3)
     engine = _GatedEngine()
-    monkeypatch.setattr(services, "_engine", lambda: engine)
+    monkeypatch.setattr(processing, "worker_engine", lambda: engine)
     outcome: list[Job | None] = []
-    runner = threading.Thread(target=lambda: outcome.append(services.job_run(job_id=job.pk)))
+    runner = threading.Thread(target=lambda: outcome.append(processing.job_run(job_id=job.pk)))
     runner.start()
     assert engine.entered.wait(HANG)
     # the worker stalls past its lease and another takes the job over
@@ -176,14 +176,14 @@ def test_sweep_requeues_an_expired_lease_and_a_redelivery_takes_it_over(
 ):
     job = _job(pages=2)
     assert services.job_claim(job_id=job.pk, owner="dead-worker")
-    assert services.jobs_requeue_stale() == []  # the lease still runs
+    assert sweeps.jobs_requeue_stale() == []  # the lease still runs
     Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
-    assert services.jobs_requeue_stale() == [str(job.pk)]
+    assert sweeps.jobs_requeue_stale() == [str(job.pk)]
     assert enqueued == [str(job.pk)]
     engine = _GatedEngine()
     engine.release.set()
-    monkeypatch.setattr(services, "_engine", lambda: engine)
-    done = services.job_run(job_id=job.pk)
+    monkeypatch.setattr(processing, "worker_engine", lambda: engine)
+    done = processing.job_run(job_id=job.pk)
     assert done.status == JobStatus.COMPLETED
     assert (done.attempts, done.lease_owner, done.lease_until) == (2, "", None)
     assert len(engine.pages) == 2

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from inference.searchable import page_words
-from ocrjobs import services
+from ocrjobs import processing
 from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import Job
 from ocrjobs.selectors import job_result_document
@@ -27,7 +27,7 @@ def _path(url: str) -> str:
 def _run(api, name: str, data: bytes, content_type: str) -> Job:
     ticket = api.post(SIGN_URL, {"filename": name}, format="json").json()
     assert Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=content_type).status_code == 200
-    return services.job_run(job_id=ticket["job_id"])
+    return processing.job_run(job_id=ticket["job_id"])
 
 
 def _download(api, file_path: str, output_format: str) -> bytes:

@@ -13,7 +13,7 @@ from django.test import Client
 
 from deepread.errors import Conflict
 from inference.registry import get_engine
-from ocrjobs import page_images, services
+from ocrjobs import page_images, processing, services
 from ocrjobs.filenames import upload_key_prefix
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.selectors import job_result_document
@@ -58,10 +58,10 @@ def _upload(api, name: str, data: bytes, content_type: str, *, mode: str = "ocr"
 
 
 def _run_fanned_out(job_id: str) -> Job:
-    services.job_run(job_id=job_id)
+    processing.job_run(job_id=job_id)
     job = Job.objects.get(pk=job_id)
     for number in range(1, job.page_count + 1):  # the page tasks job_run enqueued, run here
-        services.job_page_run(job_id=job.pk, page=number)
+        processing.job_page_run(job_id=job.pk, page=number)
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.error
     return job
@@ -76,7 +76,7 @@ def test_the_upload_is_inspected_once_and_kept_on_the_row(api, monkeypatch):
         raise AssertionError("the upload was inspected again")
 
     monkeypatch.setattr(page_images, "inspect_document", refuse)
-    services.job_run(job_id=job_id)
+    processing.job_run(job_id=job_id)
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.error
     assert (job.source_pages, job.page_count) == (2, 1)  # the document's pages; the pages asked for
@@ -112,8 +112,8 @@ def test_pages_read_from_their_stored_images_give_the_same_result(api, settings,
     """A stored page image is the page the engine would have rendered: the CPU engine reads the same words and
     boxes whether the pages fan out (read from storage) or run in one task (rendered in place)."""
     data = pdf_bytes([["Invoice 42 total due"], ["Second page words"]])
-    whole = job_result_document(job=services.job_run(job_id=_upload(api, "a.pdf", data, "application/pdf")))
-    monkeypatch.setattr(services, "pages_fan_out", lambda: True)
+    whole = job_result_document(job=processing.job_run(job_id=_upload(api, "a.pdf", data, "application/pdf")))
+    monkeypatch.setattr(processing, "pages_fan_out", lambda: True)
     fanned = job_result_document(job=_run_fanned_out(_upload(api, "b.pdf", data, "application/pdf")))
     strip = ("page", "width", "height", "text", "blocks")
     assert [{k: p[k] for k in strip} for p in fanned["pages"]] == [{k: p[k] for k in strip} for p in whole["pages"]]
@@ -142,7 +142,7 @@ def _no_decoding(monkeypatch):
 def test_web_views_stream_stored_images_without_decoding(client, me, monkeypatch, name, data, content_type):
     ticket = services.job_create(user=me, mode="ocr", filename=name, content_type=content_type, base_url="http://t/")
     services.job_upload_receive(job_id=ticket.job.id, filename=name, data=data)
-    job = services.job_run(job_id=ticket.job.id)
+    job = processing.job_run(job_id=ticket.job.id)
     _no_decoding(monkeypatch)
     page = client.get(f"/jobs/{job.id}/pages/1.png")
     assert page.status_code == 200
@@ -162,12 +162,12 @@ def test_an_old_job_without_images_gets_a_404_and_a_worker_draws_them_once(
 ):
     ticket = services.job_create(user=me, mode="ocr", filename="old.pdf", content_type="", base_url="http://t/")
     services.job_upload_receive(job_id=ticket.job.id, filename="old.pdf", data=pdf_bytes([["Old"], ["Job"]]))
-    job = services.job_run(job_id=ticket.job.id)
+    job = processing.job_run(job_id=ticket.job.id)
     for number in (1, 2):  # as a job completed before the worker drew them
         default_storage.delete(page_images.page_image_key(job=job, number=number))
         default_storage.delete(page_images.annotated_key(job=job, number=number))
     sent = []
-    monkeypatch.setattr("ocrjobs.tasks.job_images_draw.delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr("ocrjobs.dispatch.job_images_draw_send", lambda job_id: sent.append(job_id))
     with django_capture_on_commit_callbacks(execute=True):
         _no_decoding(monkeypatch)
         assert client.get(f"/jobs/{job.id}/pages/2.png").status_code == 404

@@ -17,7 +17,7 @@ from PIL import Image
 from accounts.models import MonthlyUsage
 from inference.annotate import colour
 from inference.documents import inspect_document, page_image
-from ocrjobs import selectors, services, sync
+from ocrjobs import processing, selectors, sync
 from ocrjobs.models import Job, JobStatus
 from tests.field import assert_reads, field_file
 from tests.inference.test_real_world_pages import tiff_with_a_huge_second_frame
@@ -76,7 +76,7 @@ def test_field_files_through_the_job_api(name, api, user):
     ticket = api.post(SIGN_URL, {"filename": name, "content_type": FIELD[name]}, format="json").json()
     response = Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=FIELD[name])
     assert response.status_code == 200, response.content
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     result = api.get(f"/api/v1/results/{ticket['job_id']}").json()
     assert result["status"] == "completed", result
     assert_reads(expected, result["result"]["extracted_text"])

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services
+from ocrjobs import processing, services
 from ocrjobs.models import Job, JobStatus
 from tests.browser import chromium_path, launch
 from tests.factories import UserFactory
@@ -38,7 +38,7 @@ def test_a_hostile_result_in_the_viewer_sends_no_request_of_its_own(live_server,
     user = UserFactory()
     ticket = services.job_create(user=user, mode=mode, filename="p.png", content_type="image/png", base_url="http://t/")
     services.job_upload_receive(job_id=ticket.job.id, filename="p.png", data=png_bytes(["A hostile page"]))
-    job = services.job_run(job_id=ticket.job.id)
+    job = processing.job_run(job_id=ticket.job.id)
     assert job.status == JobStatus.COMPLETED, job.error
     used = MonthlyUsage.objects.get(user=user).used
     client = Client()

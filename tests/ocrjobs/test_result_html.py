@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import MonthlyUsage
 from modes.builtin import BUILTIN_MODES
-from ocrjobs import services, sync
+from ocrjobs import processing, services, sync
 from ocrjobs.models import Job, JobStatus
 from ocrjobs.rendering import markdown_html
 from tests.factories import UserFactory
@@ -107,7 +107,7 @@ def _region_is_inert(page: str, marker: str) -> None:
 def test_the_viewer_serves_hostile_output_inert_in_every_mode(client, me, hostile_vllm, mode):
     ticket = services.job_create(user=me, mode=mode, filename="p.png", content_type="image/png", base_url="http://t/")
     services.job_upload_receive(job_id=ticket.job.id, filename="p.png", data=png_bytes(["A hostile page"]))
-    job = services.job_run(job_id=ticket.job.id)
+    job = processing.job_run(job_id=ticket.job.id)
     assert job.status == JobStatus.COMPLETED, job.error
     response = client.get(f"/jobs/{job.id}/")
     assert response.status_code == 200

@@ -15,7 +15,7 @@ from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
 from inference.registry import get_engine
-from ocrjobs import services
+from ocrjobs import processing
 from ocrjobs.models import Job
 from tests.pdfgen import PROSE, build_pdf
 from tests.samples import encode, pdf_bytes, png_bytes, render_table
@@ -66,10 +66,10 @@ def _run(api, mode: str, name: str, data: bytes, content_type: str) -> Job:
     parts = urlsplit(ticket["upload_url"])
     put = Client().generic("PUT", f"{parts.path}?{parts.query}", data, content_type=content_type)
     assert put.status_code == 200, put.content
-    services.job_run(job_id=ticket["job_id"])
+    processing.job_run(job_id=ticket["job_id"])
     job = Job.objects.get(pk=ticket["job_id"])
     for number in range(1, (job.page_count or 1) + 1):  # fanned-out pages (vLLM), run here
-        services.job_page_run(job_id=job.pk, page=number)
+        processing.job_page_run(job_id=job.pk, page=number)
     job.refresh_from_db()
     assert job.status == "completed", job.error
     return job

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from inference.registry import get_engine
-from ocrjobs import services
+from ocrjobs import processing
 from ocrjobs.models import Job, JobPage
 from ocrjobs.selectors import job_result_document
 from tests.factories import ApiKeyFactory, UserFactory
@@ -35,10 +35,10 @@ def _path(url: str) -> str:
 def _run(api, name: str, data: bytes, content_type: str, *, mode: str = "ocr", **extra) -> dict:
     ticket = api.post(f"{SIGN_URL}?mode={mode}", {"filename": name, **extra}, format="json").json()
     assert Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=content_type).status_code == 200
-    services.job_run(job_id=ticket["job_id"])  # a PDF fans out into page tasks: run each here
+    processing.job_run(job_id=ticket["job_id"])  # a PDF fans out into page tasks: run each here
     job = Job.objects.get(pk=ticket["job_id"])
     for number in range(1, (job.page_count or 1) + 1):
-        services.job_page_run(job_id=job.pk, page=number)
+        processing.job_page_run(job_id=job.pk, page=number)
     job.refresh_from_db()
     assert job.status == "completed", job.error
     return job_result_document(job=job)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services, tasks
+from ocrjobs import processing, services, storage, tasks
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.ocrjobs.test_job_api import SIGN_URL, _put
 from tests.samples import pdf_bytes, png_bytes
@@ -45,8 +45,8 @@ def test_a_failed_result_write_keeps_the_pages_and_the_next_try_completes(api, u
     )
     assert _used(user) == 1
 
-    with pytest.raises(services.StorageFault):
-        services.job_run(job_id=job.pk)
+    with pytest.raises(storage.StorageFault):
+        processing.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED  # handed back for the task's retry, not failed
     assert (job.result_key, job.error) == ("", "")
@@ -54,7 +54,7 @@ def test_a_failed_result_write_keeps_the_pages_and_the_next_try_completes(api, u
     assert sorted(pages) == [1, 2]
 
     blocked_outputs.unlink()  # storage is back
-    job = services.job_run(job_id=job.pk)
+    job = processing.job_run(job_id=job.pk)
     assert job.status == JobStatus.COMPLETED
     assert dict(JobPage.objects.filter(job=job).values_list("page", "pk")) == pages  # not recognised again
     assert default_storage.exists(job.result_key)
@@ -82,7 +82,7 @@ def test_storage_that_stays_down_fails_the_job_after_n_tries_refunded(api, user,
     assert not _outputs().exists()  # nothing partial was written anywhere
 
     again = _queued_job(api)  # the same file once storage is back: it goes through
-    assert services.job_run(job_id=again.pk).status == JobStatus.COMPLETED
+    assert processing.job_run(job_id=again.pk).status == JobStatus.COMPLETED
     assert _used(user) == 1
 
 
@@ -92,14 +92,14 @@ def test_a_fanned_out_page_that_cannot_save_the_result_saves_it_on_its_retry(api
     )
     assert services.job_claim(job_id=job.pk)
     Job.objects.filter(pk=job.pk).update(page_count=2)
-    assert services.job_page_run(job_id=job.pk, page=1).status == JobStatus.PROCESSING
-    with pytest.raises(services.StorageFault):
-        services.job_page_run(job_id=job.pk, page=2)  # the last page is stored; the result is not
+    assert processing.job_page_run(job_id=job.pk, page=1).status == JobStatus.PROCESSING
+    with pytest.raises(storage.StorageFault):
+        processing.job_page_run(job_id=job.pk, page=2)  # the last page is stored; the result is not
     assert JobPage.objects.filter(job=job).count() == 2
     assert Job.objects.get(pk=job.pk).status == JobStatus.PROCESSING
 
     blocked_outputs.unlink()
-    done = services.job_page_run(job_id=job.pk, page=2)  # the task's retry
+    done = processing.job_page_run(job_id=job.pk, page=2)  # the task's retry
     assert done.status == JobStatus.COMPLETED
     assert JobPage.objects.filter(job=job).count() == 2
-    assert services.job_page_run(job_id=job.pk, page=2) is None  # a late duplicate does nothing
+    assert processing.job_page_run(job_id=job.pk, page=2) is None  # a late duplicate does nothing

@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from accounts.models import MonthlyUsage
-from ocrjobs import services
+from ocrjobs import services, sweeps
 from ocrjobs.filenames import upload_key_prefix
 from ocrjobs.models import Job, JobStatus
 from tests.samples import png_bytes
@@ -37,21 +37,21 @@ def test_the_sweep_starts_jobs_whose_file_arrived_once(user, django_capture_on_c
     arrived = _ticket(user).job
     key = _drop(user, arrived, "scan.png", png_bytes())
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.jobs_discover_uploads() == [str(arrived.id)]
+        assert sweeps.jobs_discover_uploads() == [str(arrived.id)]
     assert len(callbacks) == 1  # one job_process enqueued
     arrived.refresh_from_db()
     assert (arrived.status, arrived.upload_key, arrived.filename, arrived.page_count) == (
         JobStatus.QUEUED, key, "scan.png", 1,
     )  # fmt: skip
     assert Job.objects.get(pk=waiting.pk).status == JobStatus.AWAITING_UPLOAD
-    assert services.jobs_discover_uploads() == []  # idempotent
+    assert sweeps.jobs_discover_uploads() == []  # idempotent
 
 
 def test_a_bad_file_in_the_bucket_fails_its_job_is_deleted_and_refunded(user):
     job = _ticket(user).job
     key = _drop(user, job, "fake.png", b"not an image at all")
     assert _used(user) == 1
-    services.jobs_discover_uploads()
+    sweeps.jobs_discover_uploads()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "Unsupported file type" in job.error
@@ -105,11 +105,11 @@ def test_a_job_whose_upload_never_arrived_is_cancelled_and_refunded_after_expiry
     assert _used(user) == 3
     later = timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 120)
     Job.objects.filter(pk=fresh.pk).update(created_at=later)  # made just now, from the sweep's point of view
-    cancelled = services.jobs_cancel_unused(now=later)
+    cancelled = sweeps.jobs_cancel_unused(now=later)
     assert sorted(cancelled) == sorted([str(abandoned.id), str(refused.job.id)])
     assert _used(user) == 1
     assert Job.objects.get(pk=abandoned.pk).status == JobStatus.CANCELLED
     assert "given back" in Job.objects.get(pk=refused.job.pk).error
     assert Job.objects.get(pk=fresh.pk).status == JobStatus.AWAITING_UPLOAD
-    assert services.jobs_cancel_unused(now=later) == []  # once
+    assert sweeps.jobs_cancel_unused(now=later) == []  # once
     assert _used(user) == 1

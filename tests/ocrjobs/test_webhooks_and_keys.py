@@ -8,7 +8,7 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.models import MonthlyUsage
 from modes.services import custom_mode_create, custom_mode_update
-from ocrjobs import control, services, webhooks
+from ocrjobs import completion, control, dispatch, processing, services, webhooks
 from ocrjobs.models import IdempotencyRecord, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from tests.factories import ApiKeyFactory
 from tests.samples import png_bytes
@@ -28,11 +28,12 @@ def listener():
 def allow_private(settings, monkeypatch):
     """Loopback listeners allowed, a short backoff, and the delivery task run in-process (no broker here; the
     end-to-end tests run it on a real worker)."""
-    from ocrjobs import tasks
 
     settings.DEEPREAD_WEBHOOK_ALLOW_PRIVATE = True
     settings.DEEPREAD_WEBHOOK_BACKOFF_S = [5.0, 60.0]
-    monkeypatch.setattr(tasks.webhook_deliver, "delay", lambda delivery_id: webhooks.deliver(delivery_id=delivery_id))
+    monkeypatch.setattr(
+        dispatch, "webhook_deliver_send", lambda delivery_id, **_: webhooks.deliver(delivery_id=delivery_id)
+    )
 
 
 def _verify(secret: str, headers: dict, body: bytes) -> dict:
@@ -46,8 +47,8 @@ def _completed(user, **kwargs) -> Job:
     assert services.job_claim(job_id=ticket.job.id)
     page = {"page": 1, "width": 10, "height": 10, "text": "Hello page", "blocks": [], "model": "m",
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}  # fmt: skip
-    services.job_page_store(job_id=ticket.job.id, number=1, result=page)
-    return services.job_complete(job=Job.objects.get(pk=ticket.job.id))
+    processing.job_page_store(job_id=ticket.job.id, number=1, result=page)
+    return completion.job_complete(job=Job.objects.get(pk=ticket.job.id))
 
 
 def test_private_webhook_urls_are_refused_unless_the_operator_allows_them(api, user, settings):
@@ -212,7 +213,7 @@ def test_the_dashboard_reruns_a_result_with_the_current_version(client, user):
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     page = {"page": 1, "width": 1, "height": 1, "text": "x", "blocks": [], "usage": usage}
     JobPage.objects.create(job_id=ticket.job.id, page=1, result=page)
-    job = services.job_complete(job=Job.objects.get(pk=ticket.job.id))
+    job = completion.job_complete(job=Job.objects.get(pk=ticket.job.id))
     page = client.get(f"/jobs/{job.id}/").content.decode()
     assert "mode memo v1" in page
     assert "Run again with the current version" not in page

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from ocrjobs import services
+from ocrjobs import processing, services, sweeps
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import JobFactory
 from tests.samples import pdf_bytes
@@ -36,7 +36,7 @@ def test_a_restarted_job_does_not_redo_finished_pages(queued_pdf):
         result={"page": 1, "width": 1, "height": 1, "text": "kept from the first run", "blocks": [],
                 "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}},
     )  # fmt: skip
-    job = services.job_run(job_id=queued_pdf.pk)
+    job = processing.job_run(job_id=queued_pdf.pk)
     assert job.status == JobStatus.COMPLETED
     pages = list(JobPage.objects.filter(job=job).order_by("page").values_list("result", flat=True))
     assert pages[0]["text"] == "kept from the first run"
@@ -56,7 +56,7 @@ def test_sweep_requeues_lost_jobs_and_gives_up_after_the_configured_attempts(
     almost = JobFactory(owner=user, status=JobStatus.PROCESSING, lease_until=past, attempts=retries)
     fresh = JobFactory(owner=user)
     with django_capture_on_commit_callbacks() as callbacks:
-        requeued = services.jobs_requeue_stale()
+        requeued = sweeps.jobs_requeue_stale()
     assert sorted(requeued) == sorted([str(queued_pdf.pk), str(almost.pk)])
     assert len(callbacks) == 2
     hopeless.refresh_from_db()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ocrjobs import services
+from ocrjobs import runtime, services
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         """Ask the vLLM server whether the n-gram repetition guard is active; CommandError (exit 1) when it is not."""
-        engine = services.get_engine("vllm", **services.vllm_engine_options())
+        engine = services.get_engine("vllm", **runtime.vllm_engine_options())
         verdict = engine.check_guard()
         if not verdict.ok:
             raise CommandError(verdict.message)

@@ -1,0 +1,48 @@
+"""The engine runtime of a worker process: the one engine it loads, with the options settings give it, and
+whether pages fan out as tasks of their own (the vLLM engine) or run inside the job's task (the CPU engine)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.conf import settings
+
+from inference.registry import get_engine
+
+logger = logging.getLogger(__name__)
+
+
+def worker_engine():
+    return get_engine(settings.DEEPREAD_ENGINE, **engine_options())
+
+
+def engine_options() -> dict[str, object]:
+    if settings.DEEPREAD_ENGINE == "rapidocr":
+        cores = os.cpu_count() or 1
+        return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}
+    return vllm_engine_options()
+
+
+def vllm_engine_options() -> dict[str, object]:
+    """The vLLM engine's options from the settings, whichever engine this process runs."""
+    return {
+        "base_urls": tuple(settings.VLLM_BASE_URLS),
+        "model": settings.VLLM_MODEL,
+        "api_key": settings.VLLM_API_KEY,
+        "max_inflight": settings.DEEPREAD_VLLM_MAX_INFLIGHT,
+        "max_tokens": settings.DEEPREAD_VLLM_MAX_TOKENS,
+        "connect_timeout_s": settings.DEEPREAD_VLLM_CONNECT_TIMEOUT_S,
+        "read_timeout_s": settings.DEEPREAD_VLLM_READ_TIMEOUT_S,
+        "retries": settings.DEEPREAD_VLLM_RETRIES,
+        "backoff_s": settings.DEEPREAD_VLLM_BACKOFF_S,
+        "cooldown_s": settings.DEEPREAD_VLLM_COOLDOWN_S,
+        "page_format": settings.DEEPREAD_VLLM_PAGE_FORMAT,
+        "cpu_fallback": settings.DEEPREAD_LADDER_CPU,
+    }
+
+
+def pages_fan_out() -> bool:
+    """PDF pages become tasks of their own on the gpu queue, so they reach the server together. The CPU engine
+    gains nothing from it: its pool already has one process per core."""
+    return settings.DEEPREAD_ENGINE == "vllm"
