@@ -58,7 +58,8 @@ def too_large(request: HttpRequest, cap: int) -> HttpResponse:
 
 def _declared_length(request: HttpRequest) -> int | None:
     raw = request.META.get("CONTENT_LENGTH") or ""
-    return int(raw) if raw.strip().isdigit() else None
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def _chunked(request: HttpRequest) -> bool:

@@ -401,7 +401,7 @@ def _fetch(
             if response.status != 200:
                 raise FetchError(f"The image URL answered HTTP {response.status}.")
             declared = response.getheader("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
+            if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                 raise FetchTooLarge(f"The image is larger than the {max_bytes:,}-byte limit.")
             chunks, size = [], 0
             while True:
@@ -417,7 +417,7 @@ def _fetch(
                 chunks.append(chunk)
             if deadline.passed.is_set():  # cut short by the deadline: what arrived is not the whole image
                 raise deadline.error()
-            if declared and declared.isdigit() and size != int(declared):
+            if declared and declared.isascii() and declared.isdigit() and size != int(declared):
                 raise FetchError("The image URL's answer was cut off before its end.")
             return Fetched(b"".join(chunks), response.getheader("Content-Type") or "", target.url)
         finally:

@@ -178,6 +178,10 @@ def serve(*, bind: str, workers: int, access_log: bool = True) -> None:
         timeout_worker_healthcheck=30,
         h11_max_incomplete_event_size=limits.max_header_bytes,
         server_header=False,
+        # The client address is the socket's: X-Forwarded-For is read by DeepRead itself, only as far as
+        # DEEPREAD_PROXY_COUNT says (uvicorn's default trusts it from 127.0.0.1, so anyone on the machine, or a
+        # proxy passing the header through, could choose the address the log-in lock counts).
+        proxy_headers=False,
     )
 
 

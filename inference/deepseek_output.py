@@ -9,14 +9,13 @@ content, up to the next tag. With the `OCR this image.` prompt the `ref` holds t
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from inference.base import Block
+from inference.layout import csv_text
 
 # The tokens a model writes when asked not to skip special tokens; none belongs in a result.
 _SPECIAL = re.compile(r"<｜end▁of▁sentence｜>|<\|end▁of▁sentence\|>|<｜begin▁of▁sentence｜>|<\|grounding\|>")
@@ -242,9 +241,7 @@ def table_rows(html: str) -> list[list[str]]:
 
 def rows_csv(rows: list[list[str]]) -> str:
     """The grid as CSV text (`\n` line ends)."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
+    return csv_text(rows)
 
 
 def tables(blocks: list[Block]) -> list[dict]:

@@ -12,6 +12,33 @@ import itertools
 import statistics
 from dataclasses import dataclass, field
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    """Rows of cells as CSV text (`\n` line ends), safe to open in a spreadsheet: a cell that would start a
+    formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading `'`, so `=SUM(9,9)` read off a page stays
+    text. Numbers such as `-4.50` are kept as they are."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[_spreadsheet_safe(cell) for cell in row] for row in rows])
+    return out.getvalue()
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    text = str(cell)
+    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
 
 @dataclass
 class Line:
@@ -161,9 +188,7 @@ class Table:
     @property
     def csv(self) -> str:
         """The table's cells as CSV text (`\n` line ends)."""
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(self.rows)
-        return out.getvalue()
+        return csv_text(self.rows)
 
     @property
     def markdown(self) -> str:

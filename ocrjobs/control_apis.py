@@ -138,7 +138,7 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if not exists:
         return JsonResponse({"detail": "No such job."}, status=404)
     raw_last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
-    last = int(raw_last) if raw_last.isdigit() else 0
+    last = int(raw_last) if raw_last.isascii() and raw_last.isdigit() and len(raw_last) <= 9 else 0
     if isinstance(request, ASGIRequest):
         stream = events.stream_async(job_id=job_id, last_event_id=last)
     else:
@@ -340,7 +340,9 @@ class WebhookDeliveryListApi(QuotaHeadersAPIView):
         rows = WebhookDelivery.objects.filter(owner=request.user)
         endpoint, job = request.query_params.get("endpoint"), request.query_params.get("job")
         if endpoint:
-            rows = rows.filter(endpoint_id=int(endpoint) if endpoint.isdigit() else -1)
+            rows = rows.filter(
+                endpoint_id=int(endpoint) if endpoint.isascii() and endpoint.isdigit() and len(endpoint) <= 18 else -1
+            )
         if job:
             try:
                 rows = rows.filter(job_id=uuid.UUID(job))

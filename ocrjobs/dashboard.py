@@ -7,8 +7,6 @@ lookup is scoped to the logged-in user, fragments included, so another account's
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from urllib.parse import urlencode
@@ -25,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from deepread.errors import ApplicationError, NotFound
 from inference.documents import ALLOWED_CONTENT_TYPES
+from inference.layout import csv_text
 from inference.registry import engine_supports
 from modes.selectors import mode_list
 from ocrjobs import page_images, selectors, services
@@ -317,13 +316,8 @@ def job_download(request: HttpRequest, job_id, kind: str) -> HttpResponse:
         tables = result.get("tables") or [t for p in result["pages"] for t in p.get("tables", [])]
         if not tables:
             raise Http404("This result has no tables.")
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        for n, table in enumerate(tables):
-            if n:
-                writer.writerow([])
-            writer.writerows(table["rows"])
-        body, content_type, name = out.getvalue(), "text/csv; charset=utf-8", f"{stem}.csv"
+        body = "\n".join(csv_text(table["rows"]) for table in tables)  # tables apart by an empty line
+        content_type, name = "text/csv; charset=utf-8", f"{stem}.csv"
     else:
         raise Http404("No such download.")
     response = HttpResponse(body, content_type=content_type)

@@ -58,7 +58,8 @@ def upload_duplicates(request: HttpRequest) -> JsonResponse:
     from ocrjobs.duplicates import upload_duplicates as find
 
     try:
-        size = int(request.GET.get("size", "")) if request.GET.get("size", "").isdigit() else None
+        raw_size = request.GET.get("size", "")
+        size = int(raw_size) if raw_size.isascii() and raw_size.isdigit() and len(raw_size) <= 18 else None
         found = find(
             user=request.user,
             sha256=request.GET.get("sha256", ""),

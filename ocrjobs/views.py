@@ -57,7 +57,7 @@ def _read_capped(request: HttpRequest, cap: int) -> bytes:
     """The whole body, refused past `cap` bytes (at once when the declared length says so) or when it is shorter
     than its declared Content-Length (the client's connection closed mid-upload)."""
     declared = request.META.get("CONTENT_LENGTH")
-    if declared and declared.isdigit() and int(declared) > cap:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > cap:
         raise _TooLarge
     chunks, total = [], 0
     try:
@@ -68,7 +68,7 @@ def _read_capped(request: HttpRequest, cap: int) -> bytes:
             chunks.append(chunk)
     except (RequestAborted, OSError) as exc:  # the server saw the client go away mid-body
         raise _CutOff from exc
-    if declared and declared.isdigit() and total < int(declared):
+    if declared and declared.isascii() and declared.isdigit() and total < int(declared):
         raise _CutOff
     return b"".join(chunks)
 

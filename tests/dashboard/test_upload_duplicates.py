@@ -106,3 +106,10 @@ def test_malformed_questions_get_a_clear_400(client, me, params):
 def test_it_needs_a_login(client):
     response = client.get(URL, {"sha256": DIGEST, "mode": "ocr"})
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("size", ["\u00b2", "\u0663", "9" * 5000, "-1", "1e3"])
+def test_a_size_that_is_not_plain_ascii_digits_is_ignored_not_a_500(client, me, size):
+    _uploaded(me)
+    response = _ask(client, filename="scan.png", size=size)
+    assert response.status_code == 200

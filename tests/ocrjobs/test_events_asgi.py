@@ -102,3 +102,21 @@ def test_last_event_id_resumes_after_the_pages_already_seen_and_others_get_404()
     assert (other.status_code, json.loads(other.content)) == (404, {"detail": "No such job."})
     assert bad_key.status_code == 401
     assert JobPage.objects.filter(job_id=job_id).count() == 2
+
+
+@pytest.mark.parametrize("last_id", ["\u00b2", "\u0663", "9" * 5000])
+def test_a_last_event_id_that_is_not_plain_digits_starts_from_the_beginning(last_id):
+    job_id, raw = _processing_job()
+    services.job_page_store(job_id=job_id, number=1, result=_page(1))
+    services.job_complete(job=Job.objects.get(pk=job_id))
+
+    async def scenario():
+        response = await AsyncClient().get(
+            f"/api/v1/jobs/{job_id}/events", {"last_event_id": last_id}, headers={"X-API-Key": raw}
+        )
+        return response.status_code, _parse([chunk async for chunk in response.streaming_content])
+
+    status, events = asyncio.run(scenario())
+    assert status == 200
+    assert [(e[1], e[2].get("page")) for e in events if e[1] == "page_completed"] == [("page_completed", 1)]
+    assert [e[2]["pages_done"] for e in events if e[1] == "status"] == [1]
