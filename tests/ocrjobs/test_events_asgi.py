@@ -107,8 +107,8 @@ def test_last_event_id_resumes_after_the_pages_already_seen_and_others_get_404()
 @pytest.mark.parametrize("last_id", ["\u00b2", "\u0663", "9" * 5000])
 def test_a_last_event_id_that_is_not_plain_digits_starts_from_the_beginning(last_id):
     job_id, raw = _processing_job()
-    services.job_page_store(job_id=job_id, number=1, result=_page(1))
-    services.job_complete(job=Job.objects.get(pk=job_id))
+    processing.job_page_store(job_id=job_id, number=1, result=_page(1))
+    completion.job_complete(job=Job.objects.get(pk=job_id))
 
     async def scenario():
         response = await AsyncClient().get(
