@@ -20,6 +20,7 @@ from ocrjobs import page_images
 from ocrjobs.filenames import (
     artifact_storage_key,
     file_stem,
+    released_output_key,
     result_storage_key,
 )
 from ocrjobs.models import Job, JobPage, JobStatus
@@ -74,7 +75,8 @@ def output_key_ensure(*, job: Job) -> str:
 
 
 def _allocate_output_key(*, job: Job) -> str:
-    """`<mode>/<stem>.json`, or `<mode>/<stem>-<n>.json` when taken: no result ever overwrites another."""
+    """`<mode>/<stem>.json`, or `<mode>/<stem>-<n>.json` when taken: no result ever overwrites another, and no name
+    of a job deleted while download URLs signed for it may still be valid is given out again."""
     stem = file_stem(job.filename)
     base = f"{job.mode}/{stem}"
     taken = set(
@@ -84,7 +86,7 @@ def _allocate_output_key(*, job: Job) -> str:
     while True:
         candidate = f"{base}.json" if n == 1 else f"{base}-{n}.json"
         n += 1
-        if candidate in taken:
+        if candidate in taken or released_output_key(account_id=job.owner_id, output_key=candidate):
             continue
         try:
             with transaction.atomic():

@@ -30,7 +30,7 @@ from accounts.services import quota_consume, quota_refund
 from deepread.errors import Conflict, InvalidInput
 from modes.selectors import mode_get
 from ocrjobs import events
-from ocrjobs.filenames import artifact_storage_key, result_storage_key, upload_key_prefix
+from ocrjobs.filenames import artifact_storage_key, output_key_release, result_storage_key, upload_key_prefix
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, UsageRecord
 from ocrjobs.selectors import job_get
 from ocrjobs.services import check_mode_servable, job_enqueue_on_commit
@@ -87,6 +87,9 @@ def job_delete(*, user: User, job_id: uuid.UUID | str) -> None:
             job.refresh_from_db()
     if job.output_key:
         _delete_outputs(account_id=job.owner_id, output_key=job.output_key, strict=True)
+        # Download URLs signed for this name (S3 presigned ones cannot be revoked) stay valid for their lifetime:
+        # the name is not given to another job until they have expired, so they can only answer 404.
+        output_key_release(account_id=job.owner_id, output_key=job.output_key)
     shared = Job.objects.filter(owner_id=job.owner_id, upload_key=job.upload_key).exclude(pk=job.pk).exists()
     if job.upload_key and not shared:
         _delete_prefix(upload_key_prefix(account_id=job.owner_id, job_id=str(job.pk)), strict=True)
@@ -235,3 +238,9 @@ def _delete_outputs(*, account_id: int, output_key: str, strict: bool) -> None:
     """The result document and the folder of page artifacts beside it."""
     _delete_prefix(artifact_storage_key(account_id=account_id, output_key=output_key, name=""), strict=strict)
     _delete_key(result_storage_key(account_id=account_id, output_key=output_key), strict=strict)
+
+
+def outputs_discard(*, account_id: int, output_key: str | None) -> None:
+    """Best effort: remove what a worker wrote under `output_key` for a job cancelled or deleted meanwhile."""
+    if output_key:
+        _delete_outputs(account_id=account_id, output_key=output_key, strict=False)

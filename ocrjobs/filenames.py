@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from pathlib import PurePosixPath
@@ -54,3 +55,24 @@ def artifact_file_path(*, output_key: str, name: str) -> str:
 def artifact_storage_key(*, account_id: int, output_key: str, name: str) -> str:
     """Beside the result: `outputs/<account>/<mode>/<stem>/<name>` (`name` empty gives the folder)."""
     return result_storage_key(account_id=account_id, output_key=artifact_file_path(output_key=output_key, name=name))
+
+
+def output_key_release(*, account_id: int, output_key: str) -> None:
+    """Keep a deleted job's `output_key` from being given to another job while download URLs signed for it may
+    still be valid (DEEPREAD_SIGNED_URL_TTL_S, and a minute): S3 presigned URLs cannot be revoked, so they must
+    find nothing, not a later job's result. Held in the cache shared by the web and worker processes."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    cache.set(_released_cache_key(account_id, output_key), 1, settings.DEEPREAD_SIGNED_URL_TTL_S + 60)
+
+
+def released_output_key(*, account_id: int, output_key: str) -> bool:
+    """Whether `output_key` belonged to a job deleted less than a signed URL's lifetime ago (output_key_release)."""
+    from django.core.cache import cache
+
+    return cache.get(_released_cache_key(account_id, output_key)) is not None
+
+
+def _released_cache_key(account_id: int, output_key: str) -> str:
+    return "deepread:released-output:" + hashlib.sha256(f"{account_id}:{output_key}".encode()).hexdigest()

@@ -24,6 +24,7 @@ from inference.documents import (
 from inference.images import crop_figures
 from ocrjobs import dispatch, page_images
 from ocrjobs.completion import job_complete, job_fail, output_key_ensure
+from ocrjobs.control import outputs_discard
 from ocrjobs.filenames import (
     artifact_file_path,
     artifact_storage_key,
@@ -194,6 +195,11 @@ def _page_recognize_store(
     if not stored:  # after the page: images that could not be stored are drawn again at completion
         page_images.page_store(job=job, page=page)
     page_images.annotated_store(job=job, page=page, blocks=document["blocks"])
+    if not Job.objects.filter(pk=job.pk).exclude(status=JobStatus.CANCELLED).exists():
+        # Cancelled or deleted while this page ran: the cancel or delete cleared the job's files before this page's
+        # were written, so clear them again; nothing of it may be served to a later job that gets its name.
+        outputs_discard(account_id=job.owner_id, output_key=job.output_key)
+        return False
     return last
 
 
