@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
@@ -134,15 +135,19 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         response = JsonResponse({"detail": "Authentication credentials were not provided or are invalid."}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
+    if key is not None:  # a stream counts against the key's burst limit like any other call
+        refusal = await sync_to_async(_burst_refusal)(key)
+        if refusal is not None:
+            return refusal
     exists = await sync_to_async(Job.objects.filter(owner=user, pk=job_id).exists)()
     if not exists:
         return JsonResponse({"detail": "No such job."}, status=404)
     raw_last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
     last = int(raw_last) if raw_last.isascii() and raw_last.isdigit() and len(raw_last) <= 9 else 0
     if isinstance(request, ASGIRequest):
-        stream = events.stream_async(job_id=job_id, last_event_id=last)
+        stream = events.stream_async(job_id=job_id, last_event_id=last, api_key_id=getattr(key, "pk", None))
     else:
-        stream = events.stream_sync(job_id=job_id, last_event_id=last)
+        stream = events.stream_sync(job_id=job_id, last_event_id=last, api_key_id=getattr(key, "pk", None))
     response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -151,6 +156,25 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
         for name, value in (await sync_to_async(quota_status)(user=user)).headers().items():
             response[name] = value
+    return response
+
+
+def _burst_refusal(key) -> HttpResponse | None:
+    """A 429 with Retry-After when `key` is over its per-minute burst limit (accounts.throttling), else None."""
+    import math
+    import time
+
+    from deepread import ratelimit
+
+    now = time.time()
+    try:
+        hit = ratelimit.hit(key=f"burst:{key.pk}", limit=settings.DEEPREAD_BURST_PER_MINUTE, window_s=60, now=now)
+    except Exception:  # the counter store is down: allowed, as for every other call
+        return None
+    if hit.allowed:
+        return None
+    response = JsonResponse({"detail": "Request was throttled."}, status=429)
+    response["Retry-After"] = str(max(1, math.ceil(hit.reset_at - now)))
     return response
 
 

@@ -147,11 +147,28 @@ class _Stream:
         return out
 
 
-def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[bytes]:
-    """The ASGI stream: polls with `sync_to_async` (no thread held between polls)."""
+KEY_RECHECK_S = 5.0
+
+
+def api_key_alive(api_key_id: int | None) -> bool:
+    """Whether the API key a stream was opened with may still read (not revoked, not expired); True for None (a
+    dashboard session). A stream ends within KEY_RECHECK_S seconds of its key's revocation."""
+    if api_key_id is None:
+        return True
+    from django.db.models import Q
+
+    from accounts.models import ApiKey
+
+    alive = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    return ApiKey.objects.filter(alive, pk=api_key_id, revoked_at__isnull=True).exists()
+
+
+def stream_async(*, job_id: uuid.UUID, last_event_id: int, api_key_id: int | None = None) -> AsyncIterator[bytes]:
+    """The ASGI stream: polls with `sync_to_async` (no thread held between polls); ends when its key is revoked."""
     from asgiref.sync import sync_to_async
 
     read = sync_to_async(snapshot, thread_sensitive=False)
+    key_alive = sync_to_async(api_key_alive, thread_sensitive=False)
 
     async def generate() -> AsyncIterator[bytes]:
         """The event stream: polls every DEEPREAD_SSE_POLL_S seconds, a keep-alive comment every 15 s, for at most
@@ -161,7 +178,12 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
         yield b"retry: 1000\n"  # a field of the first event: a block of its own would dispatch an empty event
         deadline = time.monotonic() + settings.DEEPREAD_SSE_MAX_S
         ping = time.monotonic() + 15
+        recheck = time.monotonic() + KEY_RECHECK_S
         while time.monotonic() < deadline:
+            if time.monotonic() > recheck:
+                recheck = time.monotonic() + KEY_RECHECK_S
+                if not await key_alive(api_key_id):
+                    return
             for chunk in state.step(await read(job_id=job_id, after=state.sent)):
                 yield chunk
             if state.done:
@@ -174,12 +196,17 @@ def stream_async(*, job_id: uuid.UUID, last_event_id: int) -> AsyncIterator[byte
     return generate()
 
 
-def stream_sync(*, job_id: uuid.UUID, last_event_id: int) -> Iterator[bytes]:
+def stream_sync(*, job_id: uuid.UUID, last_event_id: int, api_key_id: int | None = None) -> Iterator[bytes]:
     """The WSGI stream: the same events, holding the thread at most DEEPREAD_SSE_WSGI_MAX_S seconds."""
     state = _Stream(job_id, last_event_id)
     yield b"retry: 1000\n"  # a field of the first event: a block of its own would dispatch an empty event
     deadline = time.monotonic() + settings.DEEPREAD_SSE_WSGI_MAX_S
+    recheck = time.monotonic() + KEY_RECHECK_S
     while True:
+        if time.monotonic() > recheck:
+            recheck = time.monotonic() + KEY_RECHECK_S
+            if not api_key_alive(api_key_id):
+                return
         yield from state.step(snapshot(job_id=job_id, after=state.sent))
         if state.done or time.monotonic() >= deadline:
             return

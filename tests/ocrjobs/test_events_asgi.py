@@ -120,3 +120,54 @@ def test_a_last_event_id_that_is_not_plain_digits_starts_from_the_beginning(last
     assert status == 200
     assert [(e[1], e[2].get("page")) for e in events if e[1] == "page_completed"] == [("page_completed", 1)]
     assert [e[2]["pages_done"] for e in events if e[1] == "status"] == [1]
+
+
+def test_a_stream_counts_against_the_keys_burst_limit(settings, tmp_path):
+    settings.DEEPREAD_RATELIMIT_STORE = str(tmp_path / "ratelimit.sqlite3")
+    settings.DEEPREAD_BURST_PER_MINUTE = 2
+    job_id, raw = _processing_job()
+    processing.job_page_store(job_id=job_id, number=1, result=_page(1))
+    processing.job_page_store(job_id=job_id, number=2, result=_page(2))
+    completion.job_complete(job=Job.objects.get(pk=job_id))
+
+    async def scenario():
+        client, codes, retry_after = AsyncClient(), [], None
+        for _ in range(3):
+            response = await client.get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": raw})
+            codes.append(response.status_code)
+            if response.status_code == 200:
+                [chunk async for chunk in response.streaming_content]
+            else:
+                retry_after = response["Retry-After"]
+        return codes, retry_after
+
+    codes, retry_after = asyncio.run(scenario())
+    assert codes == [200, 200, 429]
+    assert 1 <= int(retry_after) <= 60
+
+
+def test_a_stream_ends_when_its_key_is_revoked(monkeypatch, settings):
+    from accounts.models import ApiKey
+    from accounts.services import api_key_revoke
+    from ocrjobs import events
+
+    monkeypatch.setattr(events, "KEY_RECHECK_S", 0.0)
+    settings.DEEPREAD_SSE_POLL_S = 0.05
+    job_id, raw = _processing_job()  # never completes: only the revocation can end the stream
+    key = ApiKey.objects.select_related("user").get(user=Job.objects.get(pk=job_id).owner)
+    owner = key.user
+
+    async def scenario():
+        response = await AsyncClient().get(f"/api/v1/jobs/{job_id}/events", headers={"X-API-Key": raw})
+        chunks = response.streaming_content
+        first = await chunks.__anext__()
+        await sync_to_async(api_key_revoke)(user=owner, key_id=key.pk)
+        rest = await asyncio.wait_for(_drain(chunks), timeout=30)
+        return first, rest
+
+    async def _drain(chunks):
+        return [chunk async for chunk in chunks]
+
+    first, rest = asyncio.run(scenario())
+    assert first.startswith(b"retry:")
+    assert not [e for e in _parse(rest) if e[1] == "page_completed"]
