@@ -44,7 +44,9 @@ class CappedJSONParser(BaseParser):
         try:
             return loads(raw or self.empty_body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
+            # Python's own words for an over-long integer name one of its settings: say what is wrong instead
+            reason = "a number in it has too many digits" if "int_max_str_digits" in str(exc) else str(exc)
+            raise exceptions.ParseError(f"The body is not valid JSON: {reason}") from exc
 
 
 class TooDeep(ValueError):

@@ -63,7 +63,10 @@ def openai_exception_handler(exc: Exception, context: dict) -> Response:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     if isinstance(exc, exceptions.ParseError):
-        return error_response(sync.OcrError(400, "invalid_parameter", f"The body is not valid JSON: {exc.detail}"))
+        detail = str(exc.detail)
+        if not detail.startswith("The body is not valid JSON"):
+            detail = f"The body is not valid JSON: {detail}"
+        return error_response(sync.OcrError(400, "invalid_parameter", detail))
     if isinstance(exc, exceptions.UnsupportedMediaType):
         return error_response(sync.OcrError(415, "invalid_parameter", "Send the body as application/json."))
     if isinstance(exc, exceptions.MethodNotAllowed):

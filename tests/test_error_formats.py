@@ -56,3 +56,21 @@ def test_a_csrf_failure_on_an_api_path_is_json_and_html_elsewhere(strict_client,
     assert page.status_code == 403
     assert page["Content-Type"].startswith("text/html")
     assert not user.api_keys.exists()
+
+
+def test_a_body_that_is_not_json_is_said_once_and_in_plain_words(client, api_key):
+    _, raw = api_key
+    bad = client.post("/v1/ocr", "not json", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    message = bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert message.count("The body is not valid JSON") == 1
+    huge = '{"image": ' + "9" * 5000 + "}"
+    for path, headers in (("/v1/ocr", {"HTTP_AUTHORIZATION": f"Bearer {raw}"}),
+                          ("/api/v1/upload/signed-url", {"HTTP_X_API_KEY": raw})):  # fmt: skip
+        response = client.post(path, huge, content_type="application/json", **headers)
+        body = response.json()
+        text = body["error"]["message"] if "error" in body else body["detail"]
+        assert response.status_code == 400
+        assert "too many digits" in text
+        assert "sys.set_int_max_str_digits" not in text
+    assert not Job.objects.exists()
