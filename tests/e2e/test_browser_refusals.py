@@ -38,7 +38,7 @@ def _remaining(tab) -> int:
 
 def test_every_file_refused_cancels_the_jobs_and_says_nothing_was_charged(page, service, tmp_path):
     base = service.base_url
-    sign_up(page, base, "refused@example.com")
+    sign_up(page, service, "refused@example.com")
     damaged = tmp_path / "damaged.png"
     damaged.write_bytes(encode(render_lines(["Half a file"]))[:120])
     disguised = tmp_path / "notes.png"
@@ -62,7 +62,7 @@ def test_every_file_refused_cancels_the_jobs_and_says_nothing_was_charged(page, 
 
 def test_an_accepted_row_follows_its_job_beside_a_refused_one(page, service, tmp_path):
     base = service.base_url
-    sign_up(page, base, "mixed@example.com")
+    sign_up(page, service, "mixed@example.com")
     good = tmp_path / "letter.png"
     good.write_bytes(encode(render_lines(["Dear Grace, the parcel arrived."])))
     bad = tmp_path / "broken.png"
