@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ocrjobs import runtime, services
+from inference.registry import get_engine
+from ocrjobs import runtime
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         """Ask the vLLM server whether the n-gram repetition guard is active; CommandError (exit 1) when it is not."""
-        engine = services.get_engine("vllm", **runtime.vllm_engine_options())
+        engine = get_engine("vllm", **runtime.vllm_engine_options())
         verdict = engine.check_guard()
         if not verdict.ok:
             raise CommandError(verdict.message)
