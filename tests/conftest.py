@@ -34,6 +34,13 @@ def api_key(user):
 
 
 @pytest.fixture
+def bearer(client, api_key):
+    """Django's test client sending the user's key as `Authorization: Bearer` (the /v1/ocr style)."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {api_key[1]}"
+    return client
+
+
+@pytest.fixture
 def api(api_key):
     from rest_framework.test import APIClient
 

@@ -138,10 +138,10 @@ def test_the_general_cap_is_1_mib_and_the_upload_and_ocr_routes_keep_theirs(sett
     assert bodylimit.body_cap("/modes/preview") == UPLOAD_CAP
 
 
-def test_bodies_under_their_route_cap_pass_through(bearer_client, user):
+def test_bodies_under_their_route_cap_pass_through(bearer, user):
     """/v1/ocr takes a 2 MB body (past the general cap): it reaches the view, which judges the image."""
     payload = json.dumps({"image": "A" * (2 * MB), "image_type": "base64"})
-    response = bearer_client.post("/v1/ocr", payload, content_type="application/json")
+    response = bearer.post("/v1/ocr", payload, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsupported_image_format"
     put = Client().generic("PUT", f"/storage/upload/{uuid.uuid4()}", b"x" * (2 * MB), content_type="image/png")
@@ -164,25 +164,17 @@ def test_a_chunked_body_within_the_cap_is_parsed_as_usual(api, user):
     assert _used(user) == 1
 
 
-@pytest.fixture
-def bearer_client(client, api_key):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {api_key[1]}"
-    return client
-
-
 def _nested(depth: int, inner: str = "1") -> str:
     return "[" * depth + inner + "]" * depth
 
 
 @pytest.mark.parametrize("depth", [65, 900, 5_000, 20_000])
-def test_deeply_nested_json_is_400_in_each_format_without_a_traceback(
-    api, bearer_client, user, caplog, depth, settings
-):
+def test_deeply_nested_json_is_400_in_each_format_without_a_traceback(api, bearer, user, caplog, depth, settings):
     settings.DEEPREAD_S3_HOOK_SECRET = "hook-secret"
     caplog.set_level(logging.DEBUG)
     cases = [
-        (bearer_client, "/v1/ocr", _nested(depth)),
-        (bearer_client, "/v1/ocr", '{"image": ' + _nested(depth, '"x"') + "}"),
+        (bearer, "/v1/ocr", _nested(depth)),
+        (bearer, "/v1/ocr", '{"image": ' + _nested(depth, '"x"') + "}"),
         (api, "/api/v1/upload/signed-url", _nested(depth)),
         (api, "/api/v1/upload/signed-url", '{"filename": ' + _nested(depth, '"a.png"') + "}"),
     ]

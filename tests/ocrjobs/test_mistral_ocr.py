@@ -24,12 +24,6 @@ def _engine_loaded():
     assert sync.wait_until_loaded(timeout=120)
 
 
-@pytest.fixture
-def bearer(client, api_key):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {api_key[1]}"
-    return client
-
-
 def _used(user) -> int:
     return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 

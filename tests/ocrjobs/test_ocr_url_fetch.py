@@ -30,10 +30,10 @@ def _engine_loaded():
 
 
 @pytest.fixture
-def bearer(client, api_key, settings):
+def bearer(bearer, settings):
+    """The shared Bearer client, with the SSRF guard off for the loopback image server."""
     settings.DEEPREAD_URL_FETCH_ALLOW_PRIVATE = True
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {api_key[1]}"
-    return client
+    return bearer
 
 
 @pytest.fixture(scope="module")
