@@ -52,7 +52,7 @@ def recorders():
         v6.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class RouteHandler(BaseHTTPRequestHandler):
     routes: dict = {}
 
     def log_message(self, *args):
@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
 def web():
     """An HTTP server on 127.0.0.2 (another loopback address), with routes set per test."""
     routes: dict = {}
-    handler = type("Handler", (_Handler,), {"routes": routes})
+    handler = type("Handler", (RouteHandler,), {"routes": routes})
     server = ThreadingHTTPServer(("127.0.0.2", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, routes

@@ -7,29 +7,22 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from deepread import urlfetch
+from tests.test_urlfetch import RouteHandler
 
 
-class _Handler(BaseHTTPRequestHandler):
-    routes: dict = {}
+class _Handler(RouteHandler):
+    """The URL-fetch tests' route server, also recording each request's raw target and Host header."""
+
     seen: list = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         self.seen.append((self.path, self.headers.get("Host")))
-        status, headers, body = self.routes.get(self.path, (404, {}, b""))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        super().do_GET()
 
 
 @pytest.fixture
