@@ -13,7 +13,7 @@ from accounts.keys import KEY_PREFIX, hash_api_key
 from accounts.models import ApiKey, DailyUsage, MonthlyUsage, User
 from accounts.quota import QuotaStatus, month_start, quota_status_for
 from accounts.tiers import TIER_POLICIES, Tier
-from deepread.errors import NotFound, QuotaExceeded
+from core.errors import NotFound, QuotaExceeded
 
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 

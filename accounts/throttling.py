@@ -1,6 +1,6 @@
 """Per-key burst limit (API.md §1: 429 with Retry-After). Monthly quotas are enforced in services, not here.
 
-A fixed window of one minute, counted atomically across every process (`deepread.ratelimit`: Redis when
+A fixed window of one minute, counted atomically across every process (`core.ratelimit`: Redis when
 `REDIS_URL` is set, else a SQLite file under var/). Exactly DEEPREAD_BURST_PER_MINUTE calls of a key are allowed in
 each clock minute, however many clients send them at once; `Retry-After` is the time left in the minute."""
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from deepread import ratelimit
+from core import ratelimit
 
 logger = logging.getLogger(__name__)
 WINDOW_S = 60

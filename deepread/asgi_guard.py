@@ -10,7 +10,7 @@ This layer does, before Django sees a byte:
 - completeness: a body that ends short of its `Content-Length` (the client closed its sending side mid-body;
   `deepread.webserver` keeps the connection open for the answer) is refused with `400` before Django sees it, so
   no view takes a cut-off file for a whole one.
-The cap may be one number or a function of the path (`deepread.bodylimit.body_cap`: each route's own cap).
+The cap may be one number or a function of the path (`core.bodylimit.body_cap`: each route's own cap).
 Errors are in the caller's format: OpenAI's `{"error": {...}}` under `/v1/`, `{"detail": ...}` under `/api/` and
 `/storage/`, a short HTML page for the dashboard.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from deepread.env import env_list
+from core.env import env_list
 
 # Each embedded part has its own check id, whatever else is configured: deepread.E001 is always SQLite.
 EMBEDDED_CHECK_IDS = {

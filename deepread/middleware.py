@@ -69,7 +69,7 @@ class DatabaseUnavailableMiddleware:
         from django.db import DatabaseError
         from django.http import JsonResponse
 
-        from deepread.api_errors import RETRY_AFTER_S, database_unavailable
+        from core.api_errors import RETRY_AFTER_S, database_unavailable
 
         if not (isinstance(exception, DatabaseError) and database_unavailable(exception)):
             return None

@@ -15,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from deepread.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from core.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DEEPREAD_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -66,11 +66,13 @@ INSTALLED_APPS = [
     "template_partials",
     "accounts",
     "modes",
+    "storage",
+    "ocr",
     "ocrjobs",
 ]
 
 MIDDLEWARE = [
-    "deepread.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
+    "core.bodylimit.RequestBodyLimitMiddleware",  # first: nothing reads a body before its cap is checked
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -334,7 +336,7 @@ DEEPREAD_SYNC_WARM = env_bool("DEEPREAD_SYNC_WARM", True)  # load the engine whe
 DEEPREAD_SYNC_CONCURRENCY = env_int(
     "DEEPREAD_SYNC_CONCURRENCY", 32 if env_str("DEEPREAD_ENGINE", "rapidocr") == "vllm" else 1, minimum=1
 )
-# Admission for waiting callers (ocrjobs/admission.py): SYNC_CONCURRENCY calls run the engine per web process, at most
+# Admission for waiting callers (ocr/admission.py): SYNC_CONCURRENCY calls run the engine per web process, at most
 # SYNC_QUEUE more wait for a slot, each at most SYNC_QUEUE_TIMEOUT_S; beyond that 503 engine_unavailable at once.
 DEEPREAD_SYNC_QUEUE = env_int("DEEPREAD_SYNC_QUEUE", 2 * DEEPREAD_SYNC_CONCURRENCY, minimum=0)
 DEEPREAD_SYNC_QUEUE_TIMEOUT_S = env_float("DEEPREAD_SYNC_QUEUE_TIMEOUT_S", 10.0)
@@ -344,7 +346,7 @@ DEEPREAD_SYNC_HOLD_S = env_float("DEEPREAD_SYNC_HOLD_S", 900.0)
 DEEPREAD_SYNC_MAX_PAGES = env_int("DEEPREAD_SYNC_MAX_PAGES", 10, minimum=1)
 DEEPREAD_API_MAX_BODY_BYTES = env_int("DEEPREAD_API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DEEPREAD_SYNC_MAX_BODY_BYTES = env_int("DEEPREAD_SYNC_MAX_BODY_BYTES", 30 * 1024 * 1024, minimum=1024)
-# Fetching image URLs (deepread/urlfetch.py). The private-address guard is off only when this says so.
+# Fetching image URLs (core/urlfetch.py). The private-address guard is off only when this says so.
 DEEPREAD_URL_FETCH_ALLOW_PRIVATE = env_bool("DEEPREAD_URL_FETCH_ALLOW_PRIVATE", False)
 DEEPREAD_URL_FETCH_MAX_BYTES = env_int("DEEPREAD_URL_FETCH_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S = env_float("DEEPREAD_URL_FETCH_CONNECT_TIMEOUT_S", 5.0)
@@ -357,7 +359,7 @@ DEEPREAD_GPU_WORKER_THREADS = env_int("DEEPREAD_GPU_WORKER_THREADS", DEEPREAD_VL
 DEEPREAD_WORKER_CONCURRENCY = env_int("DEEPREAD_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 
 DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
-# Every request body outside the upload routes and /v1/ocr (deepread/bodylimit.py); Django's own form limits match,
+# Every request body outside the upload routes and /v1/ocr (core/bodylimit.py); Django's own form limits match,
 # and no form file is spooled to disk below it.
 DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
@@ -373,7 +375,7 @@ DEEPREAD_MAX_PDF_PAGES = env_int("DEEPREAD_MAX_PDF_PAGES", 100, minimum=1)
 DEEPREAD_PDF_DPI = env_int("DEEPREAD_PDF_DPI", 144, minimum=36)
 DEEPREAD_SIGNED_URL_TTL_S = env_int("DEEPREAD_SIGNED_URL_TTL_S", 3600, minimum=1)
 DEEPREAD_BURST_PER_MINUTE = env_int("DEEPREAD_BURST_PER_MINUTE", 600, minimum=1)
-# Where the burst limiter counts (deepread/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
+# Where the burst limiter counts (core/ratelimit.py): a redis:// URL or a SQLite file; by default REDIS_URL when
 # it is set, else var/ratelimit.sqlite3.
 DEEPREAD_RATELIMIT_STORE = env_str("DEEPREAD_RATELIMIT_STORE", "")
 DEEPREAD_TRIAL_DAYS = env_int("DEEPREAD_TRIAL_DAYS", 30, minimum=1)
@@ -412,8 +414,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyBurstThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["deepread.parsers.CappedJSONParser"],
-    "EXCEPTION_HANDLER": "deepread.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.CappedJSONParser"],
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -10,9 +10,10 @@ from accounts.auth import LoginForm
 from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm, RulesSetPasswordForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
+from ocr import apis as ocr_apis
 from ocrjobs import apis as job_apis
-from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, openai_apis
-from ocrjobs import views as storage_views
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
+from storage import views as storage_views
 
 api_v1 = [
     path("ocr-modes", OcrModeListApi.as_view(), name="ocr-modes"),
@@ -47,8 +48,8 @@ storage = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    path("v1/ocr", openai_apis.OcrApi.as_view(), name="v1-ocr"),
-    path("v1/models", openai_apis.ModelListApi.as_view(), name="v1-models"),
+    path("v1/ocr", ocr_apis.OcrApi.as_view(), name="v1-ocr"),
+    path("v1/models", ocr_apis.ModelListApi.as_view(), name="v1-models"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("storage/", include(storage)),

@@ -8,6 +8,6 @@ application = get_wsgi_application()
 
 if settings.DEEPREAD_SYNC_WARM:
     # POST /v1/ocr runs the engine in this process; load it now, in the background, not on the first call.
-    from ocrjobs.sync import warm_in_background
+    from ocr.services import warm_in_background
 
     warm_in_background()

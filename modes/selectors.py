@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accounts.models import User
-from deepread.errors import InvalidInput
+from core.errors import InvalidInput
 from inference.base import ModeSpec
 from modes.builtin import BUILTIN_MODES
 from modes.models import CustomMode
@@ -60,7 +60,7 @@ def mode_versions(*, user: User, name: str) -> list:
 
     Raises NotFound (404) for a built-in or unknown mode.
     """
-    from deepread.errors import NotFound
+    from core.errors import NotFound
     from modes.models import CustomModeVersion
 
     mode = CustomMode.objects.filter(owner=user, name=name).first()

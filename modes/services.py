@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from deepread.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from modes.builtin import BUILTIN_MODES
 from modes.models import CustomMode, CustomModeVersion
 from modes.selectors import mode_get

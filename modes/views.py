@@ -13,13 +13,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.ratelimit import rate_hit
 from accounts.services import quota_require
-from deepread.errors import ApplicationError
+from core.errors import ApplicationError
 from modes.builtin import BUILTIN_MODES
 from modes.forms import CustomModeForm, PreviewForm
 from modes.models import CustomMode
 from modes.selectors import mode_list
 from modes.services import custom_mode_create, custom_mode_delete, custom_mode_update
-from ocrjobs import sync
+from ocr import services as ocr_services
 
 
 def _own(request: HttpRequest, mode_id: int) -> CustomMode:
@@ -133,10 +133,10 @@ def mode_preview(request: HttpRequest) -> HttpResponse:
         context["error"] = "The sample is larger than the upload limit."
         return render(request, "modes/form.html#preview-result", context, status=413)
     try:
-        preview = sync.ocr_preview(
+        preview = ocr_services.ocr_preview(
             prompt=form.cleaned_data["prompt"], output_kind=form.cleaned_data["output_kind"], data=sample.read()
         )
-    except sync.OcrError as exc:
+    except ocr_services.OcrError as exc:
         context["error"] = exc.message
         return render(request, "modes/form.html#preview-result", context, status=exc.status)
     context.update(
@@ -144,7 +144,7 @@ def mode_preview(request: HttpRequest) -> HttpResponse:
         annotated=base64.b64encode(preview.annotated_png).decode("ascii"),
         plain=form.cleaned_data["output_kind"] == "text",
     )
-    from ocrjobs.rendering import markdown_html
+    from core.rendering import markdown_html
 
     context["html"] = markdown_html(preview.text)
     return render(request, "modes/form.html#preview-result", context)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import quota_refund
-from deepread.errors import NotFound
+from core.errors import NotFound
 from ocrjobs.models import Job, JobStatus
 
 ABANDONED = "The upload was refused or did not finish: {reason} The request was given back."

@@ -13,12 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
-from deepread.parsers import CappedJSONParser
+from core.parsers import CappedJSONParser
 from ocrjobs import completion, idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
 from ocrjobs.outputs import OUTPUT_FORMATS, output_key_for
 from ocrjobs.result_schema import ResultDocumentSerializer
-from ocrjobs.storage import presign_download
+from storage.objects import presign_download
 
 
 def _base_url(request: Request) -> str:

@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from accounts.models import User
-from deepread.errors import ApplicationError, InvalidInput, NotFound, QuotaExceeded
+from core.errors import ApplicationError, InvalidInput, NotFound, QuotaExceeded
 from ocrjobs import control
 from ocrjobs.models import Job, JobStatus
-from ocrjobs.storage import StorageFault
+from storage.objects import StorageFault
 
 ACTIONS = ("cancel", "delete", "retry")
 MAX_JOBS = 100  # four pages of the list; a bigger selection is refused whole

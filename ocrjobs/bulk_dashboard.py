@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from deepread.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound
 from ocrjobs.bulk import jobs_bulk_apply
 
 

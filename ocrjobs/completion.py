@@ -17,16 +17,16 @@ from accounts.models import User
 from accounts.services import quota_refund
 from inference.base import Usage
 from ocrjobs import page_images
-from ocrjobs.filenames import (
+from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.results import ResultDocument, ResultPage, result_page
+from ocrjobs.search import job_text_index
+from storage.keys import (
     artifact_storage_key,
     file_stem,
     released_output_key,
     result_storage_key,
 )
-from ocrjobs.models import Job, JobPage, JobStatus
-from ocrjobs.results import ResultDocument, ResultPage, result_page
-from ocrjobs.search import job_text_index
-from ocrjobs.storage import storage_put
+from storage.objects import storage_put
 
 logger = logging.getLogger(__name__)
 

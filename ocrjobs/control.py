@@ -27,15 +27,16 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume, quota_refund
-from deepread.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from modes.selectors import mode_get
+from ocr.runtime import check_mode_servable
 from ocrjobs import events
-from ocrjobs.filenames import artifact_storage_key, output_key_release, result_storage_key, upload_key_prefix
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, UsageRecord
 from ocrjobs.selectors import job_get
-from ocrjobs.services import check_mode_servable, job_enqueue_on_commit
-from ocrjobs.storage import StorageFault
+from ocrjobs.services import job_enqueue_on_commit
 from ocrjobs.usage import usage_record
+from storage.keys import artifact_storage_key, output_key_release, result_storage_key, upload_key_prefix
+from storage.objects import StorageFault
 
 logger = logging.getLogger(__name__)
 PENDING = (JobStatus.AWAITING_UPLOAD, JobStatus.QUEUED)

@@ -164,7 +164,7 @@ def _burst_refusal(key) -> HttpResponse | None:
     import math
     import time
 
-    from deepread import ratelimit
+    from core import ratelimit
 
     now = time.time()
     try:

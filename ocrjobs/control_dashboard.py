@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from deepread.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound
 from ocrjobs import control, webhooks
 from ocrjobs.control_models import WEBHOOK_EVENTS
 from ocrjobs.models import WebhookDelivery, WebhookEndpoint

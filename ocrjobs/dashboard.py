@@ -21,17 +21,17 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from deepread.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound
+from core.rendering import markdown_html
 from inference.documents import ALLOWED_CONTENT_TYPES
 from inference.layout import csv_text
 from inference.registry import engine_supports
 from modes.selectors import mode_list
 from ocrjobs import page_images, selectors, services
-from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import JobStatus
 from ocrjobs.outputs import FORMATS, output_prepare
-from ocrjobs.rendering import markdown_html
 from ocrjobs.search import job_text_search, snippet_html
+from storage.keys import artifact_storage_key, file_stem
 
 PAGE_SIZE = 25
 STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]

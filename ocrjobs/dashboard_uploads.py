@@ -8,7 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import quota_status
-from deepread.errors import NotFound
+from core.errors import NotFound
 from ocrjobs import selectors
 from ocrjobs.abandon import job_upload_abandon
 
@@ -54,7 +54,7 @@ def upload_duplicates(request: HttpRequest) -> JsonResponse:
     "status"}}}; {} when none. Reads only; 400 {"error"} for a malformed hash or mode list."""
     from django.urls import reverse
 
-    from deepread.errors import InvalidInput
+    from core.errors import InvalidInput
     from ocrjobs.duplicates import upload_duplicates as find
 
     try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 
 from accounts.models import User
-from deepread.errors import InvalidInput
+from core.errors import InvalidInput
 from ocrjobs.models import Job
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -29,7 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ApiKey
-from deepread.errors import ApplicationError, Conflict, InvalidInput
+from core.errors import ApplicationError, Conflict, InvalidInput
 from ocrjobs.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"

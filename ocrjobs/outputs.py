@@ -14,12 +14,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from accounts.models import User
-from deepread.errors import InvalidInput
+from core.errors import InvalidInput
 from inference.searchable import hocr, searchable_pdf
-from ocrjobs.filenames import artifact_storage_key, file_stem
 from ocrjobs.models import Job
 from ocrjobs.page_images import document_info
 from ocrjobs.selectors import job_get_by_output_key
+from storage.keys import artifact_storage_key, file_stem
 
 #: output_format → (the stored name beside the result, the download's extension, its content type)
 FORMATS = {

@@ -25,9 +25,9 @@ from PIL import Image
 
 from inference.annotate import annotate_png
 from inference.documents import DocumentInfo, PageImage, inspect_document, page_image
-from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.results import annotated_name
+from storage.keys import artifact_storage_key
 
 logger = logging.getLogger(__name__)
 DRAW_REQUEST_TTL_S = 600  # a job's old images are asked of the workers at most once in this many seconds
@@ -70,7 +70,7 @@ def document_info(*, job: Job, data: bytes | None = None) -> DocumentInfo:
 
 
 def _put(key: str, data: bytes) -> bool:
-    from ocrjobs.storage import StorageFault, storage_put
+    from storage.objects import StorageFault, storage_put
 
     try:
         storage_put(key, data)

@@ -22,21 +22,21 @@ from inference.documents import (
     page_image,
 )
 from inference.images import crop_figures
+from ocr.pages import select_pages
+from ocr.runtime import pages_fan_out, worker_engine
 from ocrjobs import dispatch, page_images
 from ocrjobs.completion import job_complete, job_fail, output_key_ensure
 from ocrjobs.control import outputs_discard
-from ocrjobs.filenames import (
+from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
+from ocrjobs.models import Job, JobPage, JobStatus
+from ocrjobs.results import page_document
+from ocrjobs.services import job_claim
+from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
+from storage.keys import (
     artifact_file_path,
     artifact_storage_key,
 )
-from ocrjobs.leases import LeaseKeeper, job_lease_renew, job_take_over_dead, lease_owner
-from ocrjobs.models import Job, JobPage, JobStatus
-from ocrjobs.pages import select_pages
-from ocrjobs.results import page_document
-from ocrjobs.runtime import pages_fan_out, worker_engine
-from ocrjobs.services import job_claim
-from ocrjobs.shortcuts import job_reuse_whole, page_shortcut
-from ocrjobs.storage import StorageFault, missing_object, storage_put
+from storage.objects import StorageFault, missing_object, storage_put
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 from inference.base import PageResult
 from inference.deepseek_output import image_placeholder
 from inference.images import FIGURE_LABELS
-from ocrjobs.filenames import artifact_file_path
+from storage.keys import artifact_file_path
 
 
 class UsageDict(TypedDict):

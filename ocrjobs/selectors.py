@@ -13,9 +13,9 @@ from django.core.files.storage import default_storage
 from django.db.models import Count, QuerySet
 
 from accounts.models import User
-from deepread.errors import NotFound
-from ocrjobs.filenames import artifact_storage_key
+from core.errors import NotFound
 from ocrjobs.models import Job, JobStatus
+from storage.keys import artifact_storage_key
 
 
 @dataclass(frozen=True)

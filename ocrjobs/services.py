@@ -20,22 +20,21 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume
-from deepread.errors import Conflict, InvalidInput, NotFound, TooLarge
-from inference.base import ModeSpec
+from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from inference.documents import (
     ALLOWED_CONTENT_TYPES,
     InputError,
     inspect_document,
 )
-from inference.registry import engine_supports
 from modes.selectors import mode_get
+from ocr.runtime import check_mode_servable
 from ocrjobs.completion import job_fail
-from ocrjobs.filenames import (
+from ocrjobs.models import Job, JobStatus
+from storage.keys import (
     safe_filename,
     upload_key_prefix,
 )
-from ocrjobs.models import Job, JobStatus
-from ocrjobs.storage import UploadUrls, presign_upload
+from storage.objects import UploadUrls, presign_upload
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +61,6 @@ def _check_content_type(content_type: str | None) -> str:
     return content_type
 
 
-def check_mode_servable(mode: ModeSpec) -> None:
-    if not engine_supports(settings.DEEPREAD_ENGINE, mode.output_kind):
-        raise InvalidInput(
-            f"Mode {mode.name!r} ({mode.output_kind}) needs the DeepSeek-OCR engine; this server runs the "
-            f"{settings.DEEPREAD_ENGINE} CPU engine, which cannot do it. Ask the operator to set DEEPREAD_ENGINE=vllm.",
-            param="mode",
-        )
-
-
 def job_create(
     *,
     user: User,
@@ -85,10 +75,10 @@ def job_create(
 ) -> UploadTicket:
     """Make a job awaiting its upload and return the signed URLs for it. Spends one request of the quota.
 
-    `pages` (`1-3,7`, ocrjobs.pages) limits the pages recognised; `callback_url` gets this job's webhook events
+    `pages` (`1-3,7`, ocr.pages) limits the pages recognised; `callback_url` gets this job's webhook events
     (ocrjobs.webhooks). Both are checked first: a bad one is InvalidInput with nothing spent. `force_ocr` sends
     every page to the engine even where a text layer or an earlier result could answer it (ocrjobs.shortcuts)."""
-    from ocrjobs.pages import normalize_pages
+    from ocr.pages import normalize_pages
     from ocrjobs.usage import usage_record
     from ocrjobs.webhooks import callback_url_check
 

@@ -23,9 +23,9 @@ from django.core.files.storage import default_storage
 
 from inference.documents import DocumentInfo, PageImage
 from inference.shortcuts import image_digest, is_blank, text_layer_page
-from ocrjobs.filenames import artifact_storage_key, result_storage_key
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.results import page_document
+from storage.keys import artifact_storage_key, result_storage_key
 
 logger = logging.getLogger(__name__)
 REUSE_VERSION = "1"  # bump when a change to parsing makes stored results unfit for reuse
@@ -64,7 +64,7 @@ def _copy_figures(*, job: Job, number: int, document: dict) -> None:
         name = f"page-{number}-{match.group(1)}"
         with default_storage.open(result_storage_key(account_id=job.owner_id, output_key=old)) as fh:
             data = fh.read()
-        from ocrjobs.storage import storage_put
+        from storage.objects import storage_put
 
         storage_put(artifact_storage_key(account_id=job.owner_id, output_key=job.output_key, name=name), data)
         document["text"] = document["text"].replace(f"]({old.rsplit('/', 1)[-1]})", f"]({name})")

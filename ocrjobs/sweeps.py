@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from accounts.services import quota_refund
 from ocrjobs.completion import job_fail
-from ocrjobs.filenames import (
-    upload_key_prefix,
-)
 from ocrjobs.models import Job, JobStatus
 from ocrjobs.services import job_enqueue_on_commit, job_upload_found
+from storage.keys import (
+    upload_key_prefix,
+)
 
 logger = logging.getLogger(__name__)
 

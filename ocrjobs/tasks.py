@@ -11,20 +11,20 @@ from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
 from inference.base import EngineError
+from ocr import runtime
 from ocrjobs import (
     completion,
     dispatch,
     leases,
     processing,
-    runtime,
-    storage,
     sweeps,
     worker_lifecycle,  # noqa: F401 - connects its signals
 )
 from ocrjobs.cancellation import job_cancel_scope
+from storage.objects import StorageFault
 
 logger = logging.getLogger(__name__)
-RETRYABLE = (EngineError, storage.StorageFault)
+RETRYABLE = (EngineError, StorageFault)
 
 
 @worker_process_init.connect

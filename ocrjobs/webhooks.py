@@ -8,7 +8,7 @@
   (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), signed with the `standardwebhooks` library.
 - A non-2xx answer or a network error is retried after DEEPREAD_WEBHOOK_BACKOFF_S (by default 5 s, 5 min, 30 min,
   2 h, 5 h, 10 h, 10 h: eight tries over about 27 hours); then the delivery is `failed`. Redirects are not followed.
-- Every send goes through the SSRF guard's address checks (deepread/urlfetch.py): the host is resolved once, every
+- Every send goes through the SSRF guard's address checks (core/urlfetch.py): the host is resolved once, every
   address checked, and the connection made to the checked address. Private addresses are refused unless the
   operator sets DEEPREAD_WEBHOOK_ALLOW_PRIVATE=1.
 """
@@ -32,8 +32,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import User
-from deepread import urlfetch
-from deepread.errors import InvalidInput, NotFound
+from core import urlfetch
+from core.errors import InvalidInput, NotFound
 from ocrjobs.control_models import WEBHOOK_EVENTS
 from ocrjobs.models import AccountJobSettings, Job, WebhookDelivery, WebhookEndpoint
 

@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from deepread import ratelimit
+from core import ratelimit
 from tests.factories import ApiKeyFactory, UserFactory
 
 

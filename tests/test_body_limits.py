@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from accounts.models import MonthlyUsage
-from deepread import bodylimit
+from core import bodylimit
 from ocrjobs.models import Job
 
 MB = 1024 * 1024

@@ -13,9 +13,10 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
-from ocrjobs import processing, sync
-from ocrjobs.filenames import upload_key_prefix
+from ocr import services as ocr_services
+from ocrjobs import processing
 from ocrjobs.models import Job, JobStatus
+from storage.keys import upload_key_prefix
 from tests.corpus.make_corpus import write
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 def _used(user) -> int:

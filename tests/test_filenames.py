@@ -1,6 +1,6 @@
 import pytest
 
-from ocrjobs.filenames import safe_filename
+from storage.keys import safe_filename
 
 
 @pytest.mark.parametrize(

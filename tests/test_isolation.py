@@ -151,7 +151,7 @@ def test_dashboard_matrix(client, owner_world):
 
 
 def test_signed_storage_urls_are_bound_to_one_object(client, owner_world):
-    from ocrjobs.storage import presign_download
+    from storage.objects import presign_download
 
     job = owner_world["job"]
     url = presign_download(key=job.result_key, ttl=60, base_url="http://testserver/")

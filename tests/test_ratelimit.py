@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from deepread import ratelimit
+from core import ratelimit
 
 T0 = 1_800_000_000.0  # a multiple of 60: the start of a window
 REDIS = "redis://127.0.0.1:6379/13"

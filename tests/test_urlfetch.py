@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from deepread import urlfetch
+from core import urlfetch
 
 
 class Recorder:

@@ -11,7 +11,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from deepread import urlfetch
+from core import urlfetch
 from tests.test_urlfetch import RouteHandler
 
 

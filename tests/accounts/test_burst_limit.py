@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.throttling import ApiKeyBurstThrottle
-from deepread import ratelimit
+from core import ratelimit
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.test_ratelimit import REDIS, T0, _redis_store
 

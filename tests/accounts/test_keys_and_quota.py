@@ -11,7 +11,7 @@ from accounts.quota import month_start, next_month_start, quota_status_for
 from accounts.selectors import api_key_authenticate
 from accounts.services import api_key_revoke, quota_consume
 from accounts.tiers import Tier
-from deepread.errors import QuotaExceeded
+from core.errors import QuotaExceeded
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
 

@@ -16,7 +16,7 @@ from django.test import Client
 
 from accounts.models import ApiKey, MonthlyUsage, User
 from accounts.tiers import Tier
-from deepread.errors import InvalidInput
+from core.errors import InvalidInput
 from modes.models import CustomMode
 from modes.services import custom_mode_create
 from tests.factories import UserFactory

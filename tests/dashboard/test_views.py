@@ -296,9 +296,9 @@ def test_custom_mode_crud_and_listing_in_the_api(client, me):
 
 
 def test_preview_runs_the_engine_and_counts_nothing(client, me):
-    from ocrjobs import sync
+    from ocr import services as ocr_services
 
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
     response = client.post(
         "/modes/preview",
         {

@@ -179,7 +179,7 @@ _USAGE = (
 
 
 def test_a_body_past_the_cap_is_refused_before_it_is_read(strict_stack):
-    cap = 4096 + 64 * 1024  # the upload limit plus room for the form fields (deepread/bodylimit.py)
+    cap = 4096 + 64 * 1024  # the upload limit plus room for the form fields (core/bodylimit.py)
     sock = _connect(strict_stack)
     sock.sendall(
         f"PUT /storage/upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: {cap + 1}\r\n\r\n".encode()

@@ -18,7 +18,7 @@ from accounts.ratelimit import rate_hit
 from accounts.tiers import TIER_POLICIES, Tier
 from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
-from ocrjobs import sync
+from ocr import services as ocr_services
 from ocrjobs.models import Job
 from tests.factories import UserFactory
 from tests.samples import encode, render_lines
@@ -31,7 +31,7 @@ def engine(fake_vllm, monkeypatch, settings):
     """The preview's engine: the real vLLM client against the fake server, which counts what reached it."""
     settings.DEEPREAD_ENGINE = "vllm"
     monkeypatch.setattr(
-        sync, "_runner", sync.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+        ocr_services, "_runner", ocr_services.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
     )
     return fake_vllm
 

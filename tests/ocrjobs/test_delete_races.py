@@ -10,8 +10,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from ocrjobs import control, processing
-from ocrjobs.filenames import artifact_storage_key, output_key_release, released_output_key
 from ocrjobs.models import Job
+from storage.keys import artifact_storage_key, output_key_release, released_output_key
 from tests.ocrjobs.test_leases import HANG, _GatedEngine, _job
 
 

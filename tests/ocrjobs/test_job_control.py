@@ -11,11 +11,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import MonthlyUsage
+from ocr.pages import normalize_pages, parse_pages, select_pages
 from ocrjobs import completion, control, processing, services
-from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
-from ocrjobs.pages import normalize_pages, parse_pages, select_pages
-from ocrjobs.storage import presign_download
+from storage.keys import artifact_storage_key
+from storage.objects import presign_download
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import pdf_bytes, png_bytes
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from accounts.models import MonthlyUsage
-from ocrjobs import sync
-from ocrjobs.mistral_ocr import _pages
+from ocr import services as ocr_services
+from ocr.mistral import _pages
 from ocrjobs.models import Job
 from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
 
@@ -21,7 +21,7 @@ ROWS = [["Item", "Qty", "Price"], ["Apples", "12", "3.40"], ["Pears", "7", "2.15
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine_loaded():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 def _used(user) -> int:
@@ -111,7 +111,7 @@ def test_figures_are_cropped_with_their_corners_on_the_gpu_engine(bearer, user, 
 
     settings.DEEPREAD_ENGINE = "vllm"
     monkeypatch.setattr(
-        sync, "_runner", sync.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
+        ocr_services, "_runner", ocr_services.InThreadRunner(VllmEngine(base_urls=[fake_vllm.base_url], backoff_s=0.01))
     )
     image = Image.new("RGB", (1000, 1000), "white")
     body = {"model": "deepseek-ocr", "document": {"type": "image_url", "image_url": _data_uri(encode(image))},

@@ -12,7 +12,7 @@ from PIL import Image
 
 from accounts.models import MonthlyUsage
 from accounts.quota import month_start
-from ocrjobs import sync
+from ocr import services as ocr_services
 from ocrjobs.models import Job
 from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines
 
@@ -21,7 +21,7 @@ URL = "/v1/ocr"
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine_loaded():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 def _used(user) -> int:
@@ -239,8 +239,8 @@ def test_burst_limit_is_429_rate_limit_exceeded(bearer, settings):
 
 
 def test_while_the_engine_loads_it_answers_503_with_retry_after_and_spends_nothing(bearer, user, monkeypatch):
-    monkeypatch.setattr(sync, "_runner", None)
-    monkeypatch.setattr(sync, "warm_in_background", lambda: None)
+    monkeypatch.setattr(ocr_services, "_runner", None)
+    monkeypatch.setattr(ocr_services, "warm_in_background", lambda: None)
     response = _post(bearer, {"image": B64, "image_type": "base64"})
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "engine_unavailable"

@@ -15,8 +15,8 @@ from urllib.parse import unquote
 import pytest
 
 from accounts.models import MonthlyUsage
-from deepread import urlfetch
-from ocrjobs import sync
+from core import urlfetch
+from ocr import services as ocr_services
 from ocrjobs.models import Job
 
 FIELD = Path(__file__).resolve().parents[2] / "../shared/data/field"
@@ -26,7 +26,7 @@ NAME = "17-url-non-ascii-path.png"
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine_loaded():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_fetch_failures_are_openai_errors_and_spend_nothing(bearer, user, upload
 def test_the_mistral_dialect_fetches_non_ascii_urls_too(bearer, user, uploads, field_image, kind):
     port, seen = uploads
     url = f"http://127.0.0.1:{port}/uploads/cierre_peña.png"
-    body = {"model": sync.served_model(), "document": {"type": kind, kind: url}}
+    body = {"model": ocr_services.served_model(), "document": {"type": kind, kind: url}}
     response = bearer.post("/v1/ocr", body, content_type="application/json")
     assert response.status_code == 200, response.content
     _lines_present(" ".join(page["markdown"] for page in response.json()["pages"]), field_image[1])
@@ -198,7 +198,7 @@ def test_the_mistral_dialect_gets_image_fetch_failed_in_its_format(bearer, user,
     sock, stop = _dripping_server()
     try:
         body = {
-            "model": sync.served_model(),
+            "model": ocr_services.served_model(),
             "document": {"type": "document_url", "document_url": f"http://127.0.0.1:{sock.getsockname()[1]}/ñ.pdf"},
         }
         response = bearer.post("/v1/ocr", body, content_type="application/json")  # fmt: skip

@@ -10,9 +10,9 @@ from django.test import Client
 
 from inference.searchable import page_words
 from ocrjobs import processing
-from ocrjobs.filenames import artifact_storage_key
 from ocrjobs.models import Job
 from ocrjobs.selectors import job_result_document
+from storage.keys import artifact_storage_key
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.samples import pdf_bytes, png_bytes
 

@@ -11,12 +11,12 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.test import Client
 
-from deepread.errors import Conflict
+from core.errors import Conflict
 from inference.registry import get_engine
 from ocrjobs import page_images, processing, services
-from ocrjobs.filenames import upload_key_prefix
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.selectors import job_result_document
+from storage.keys import upload_key_prefix
 from tests.factories import UserFactory
 from tests.pdfgen import PROSE, build_pdf
 from tests.samples import pdf_bytes, png_bytes

@@ -8,13 +8,13 @@ import base64
 
 import pytest
 
-from ocrjobs import sync
+from ocr import services as ocr_services
 from tests.samples import pdf_bytes, png_bytes
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine_loaded():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 @pytest.mark.parametrize(

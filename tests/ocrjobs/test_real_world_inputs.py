@@ -17,7 +17,8 @@ from PIL import Image
 from accounts.models import MonthlyUsage
 from inference.annotate import colour
 from inference.documents import inspect_document, page_image
-from ocrjobs import processing, selectors, sync
+from ocr import services as ocr_services
+from ocrjobs import processing, selectors
 from ocrjobs.models import Job, JobStatus
 from tests.field import assert_reads, field_file
 from tests.inference.test_real_world_pages import tiff_with_a_huge_second_frame
@@ -34,7 +35,7 @@ FIELD = {
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine_loaded():
-    assert sync.wait_until_loaded(timeout=120)
+    assert ocr_services.wait_until_loaded(timeout=120)
 
 
 def _used(user) -> int:

@@ -9,10 +9,11 @@ import re
 import pytest
 
 from accounts.models import MonthlyUsage
+from core.rendering import markdown_html
 from modes.builtin import BUILTIN_MODES
-from ocrjobs import processing, services, sync
+from ocr import services as ocr_services
+from ocrjobs import processing, services
 from ocrjobs.models import Job, JobStatus
-from ocrjobs.rendering import markdown_html
 from tests.factories import UserFactory
 from tests.result_payloads import VARIANTS, HostileVllm, active_attributes, inspect_region
 from tests.samples import encode, png_bytes, render_lines
@@ -121,7 +122,7 @@ def test_the_mode_preview_serves_hostile_output_inert(client, me, hostile_vllm, 
     from inference.vllm_engine import VllmEngine
 
     engine = VllmEngine(base_urls=[hostile_vllm.base_url], backoff_s=0.01)
-    monkeypatch.setattr(sync, "_runner", sync.InThreadRunner(engine))
+    monkeypatch.setattr(ocr_services, "_runner", ocr_services.InThreadRunner(engine))
     spec = BUILTIN_MODES[mode]
     response = client.post(
         "/modes/preview",

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
-from ocrjobs import processing, services, storage, tasks
+from ocrjobs import processing, services, tasks
 from ocrjobs.models import Job, JobPage, JobStatus
+from storage import objects as storage_objects
 from tests.ocrjobs.test_job_api import SIGN_URL, _put
 from tests.samples import pdf_bytes, png_bytes
 
@@ -45,7 +46,7 @@ def test_a_failed_result_write_keeps_the_pages_and_the_next_try_completes(api, u
     )
     assert _used(user) == 1
 
-    with pytest.raises(storage.StorageFault):
+    with pytest.raises(storage_objects.StorageFault):
         processing.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED  # handed back for the task's retry, not failed
@@ -93,7 +94,7 @@ def test_a_fanned_out_page_that_cannot_save_the_result_saves_it_on_its_retry(api
     assert services.job_claim(job_id=job.pk)
     Job.objects.filter(pk=job.pk).update(page_count=2)
     assert processing.job_page_run(job_id=job.pk, page=1).status == JobStatus.PROCESSING
-    with pytest.raises(storage.StorageFault):
+    with pytest.raises(storage_objects.StorageFault):
         processing.job_page_run(job_id=job.pk, page=2)  # the last page is stored; the result is not
     assert JobPage.objects.filter(job=job).count() == 2
     assert Job.objects.get(pk=job.pk).status == JobStatus.PROCESSING

@@ -22,8 +22,9 @@ from accounts.models import MonthlyUsage, QuotaHold
 from accounts.quota_holds import quota_hold_create, quota_hold_release, quota_holds_sweep
 from accounts.services import quota_consume
 from inference.procpool import EngineProcessPool
-from ocrjobs import admission, sync
-from ocrjobs.admission import EngineAdmission, EngineGate
+from ocr import admission
+from ocr import services as ocr_services
+from ocr.admission import EngineAdmission, EngineGate
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.ocrjobs.held_engines import EventEngine
@@ -70,7 +71,7 @@ def gate_with(settings):
 @pytest.fixture
 def held(monkeypatch):
     engine = EventEngine()
-    monkeypatch.setattr(sync, "_runner", sync.InThreadRunner(engine))
+    monkeypatch.setattr(ocr_services, "_runner", ocr_services.InThreadRunner(engine))
     yield engine
     engine.release.set()
 
@@ -170,7 +171,7 @@ def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch
     user, key = caller
     gate_with(slots=1, queue=0, wait_s=5)
     pool = EngineProcessPool("tests.ocrjobs.held_engines:FileHeldEngine", {"folder": str(tmp_path)}, size=1)
-    monkeypatch.setattr(sync, "_runner", pool)
+    monkeypatch.setattr(ocr_services, "_runner", pool)
     try:
         assert pool.wait_ready(timeout=120)
         (pid,) = pool.child_pids()

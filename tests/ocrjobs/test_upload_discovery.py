@@ -12,8 +12,8 @@ from django.test import override_settings
 
 from accounts.models import MonthlyUsage
 from ocrjobs import services, sweeps
-from ocrjobs.filenames import upload_key_prefix
 from ocrjobs.models import Job, JobStatus
+from storage.keys import upload_key_prefix
 from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db

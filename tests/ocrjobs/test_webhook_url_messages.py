@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import MonthlyUsage
-from deepread import urlfetch
+from core import urlfetch
 from ocrjobs.models import Job, WebhookEndpoint
 
 SIGN_URL = "/api/v1/upload/signed-url"

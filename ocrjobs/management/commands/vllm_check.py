@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.registry import get_engine
-from ocrjobs import runtime
+from ocr import runtime
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from deepread.errors import InvalidInput
+from core.errors import InvalidInput
 from inference.documents import InputError
 
 MAX_PAGE = 100_000

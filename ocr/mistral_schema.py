@@ -1,4 +1,4 @@
-"""OpenAPI components of Mistral's OCR dialect on `POST /v1/ocr` (documentation only: `ocrjobs.mistral_ocr` parses
+"""OpenAPI components of Mistral's OCR dialect on `POST /v1/ocr` (documentation only: `ocr.mistral` parses
 and builds the bodies). Field names follow mistralai's `OCRRequest` and `OCRResponse`."""
 
 from __future__ import annotations

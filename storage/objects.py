@@ -1,6 +1,6 @@
 """Signed upload and download URLs for whichever storage is configured.
 
-Local storage: DeepRead serves the URLs itself (ocrjobs.signing, ocrjobs.views). S3: real pre-signed URLs from
+Local storage: DeepRead serves the URLs itself (storage.signing, storage.views). S3: real pre-signed URLs from
 boto3, with the POST policy holding a content-length range and a key prefix bound to the job.
 """
 
@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from ocrjobs import signing
+from storage import signing
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,9 @@ import os
 
 from django.conf import settings
 
-from inference.registry import get_engine
+from core.errors import InvalidInput
+from inference.base import ModeSpec
+from inference.registry import engine_supports, get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +48,15 @@ def pages_fan_out() -> bool:
     """PDF pages become tasks of their own on the gpu queue, so they reach the server together. The CPU engine
     gains nothing from it: its pool already has one process per core."""
     return settings.DEEPREAD_ENGINE == "vllm"
+
+
+def check_mode_servable(mode: ModeSpec) -> None:
+    """Refuse a mode this deployment's engine cannot run, before anything is spent.
+
+    Raises InvalidInput (400, `param="mode"`): a figure or chart mode on the CPU engine (`DEEPREAD_ENGINE`)."""
+    if not engine_supports(settings.DEEPREAD_ENGINE, mode.output_kind):
+        raise InvalidInput(
+            f"Mode {mode.name!r} ({mode.output_kind}) needs the DeepSeek-OCR engine; this server runs the "
+            f"{settings.DEEPREAD_ENGINE} CPU engine, which cannot do it. Ask the operator to set DEEPREAD_ENGINE=vllm.",
+            param="mode",
+        )

@@ -12,7 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from deepread.errors import ApplicationError
+from core.errors import ApplicationError
 
 RETRY_AFTER_S = 5
 

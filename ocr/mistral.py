@@ -14,7 +14,7 @@ the crop as a data URI when `include_image_base64`), linked from the Markdown as
 `table_format`, tables move out of the Markdown into `tables[]` and are linked as `[tbl-0.md](tbl-0.md)`.
 Errors are Mistral's `{"object": "error", "message", "type", "param", "code"}`.
 
-The whole call runs through `ocrjobs.sync` (same checks, quota, engine slot and refund on failure); this module
+The whole call runs through `ocr.services` (same checks, quota, engine slot and refund on failure); this module
 only parses the request and builds the answer.
 """
 
@@ -32,7 +32,8 @@ from accounts.models import User
 from inference.base import Block, PageResult
 from inference.documents import PageImage
 from inference.images import FIGURE_LABELS, crop_figures
-from ocrjobs import sync
+from ocr import services as ocr_services
+from ocr.inputs import OcrError
 
 FIELDS = {
     "model", "document", "pages", "include_image_base64", "image_limit", "image_min_size", "table_format",
@@ -66,7 +67,7 @@ def is_mistral_body(data: Any) -> bool:
     return isinstance(data, dict) and "document" in data and "image" not in data
 
 
-def error_body(exc: sync.OcrError) -> dict[str, Any]:
+def error_body(exc: OcrError) -> dict[str, Any]:
     """Mistral's error object for an OcrError."""
     return {"object": "error", "message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}
 
@@ -85,8 +86,8 @@ class MistralRequest:
     include_blocks: bool = True
 
 
-def _bad(message: str, param: str, code: str = "invalid_parameter") -> sync.OcrError:
-    return sync.OcrError(400, code, message, param)
+def _bad(message: str, param: str, code: str = "invalid_parameter") -> OcrError:
+    return OcrError(400, code, message, param)
 
 
 def _typed(data: dict, name: str, kind: type | tuple[type, ...], label: str) -> Any:
@@ -169,43 +170,45 @@ def _pages(value: Any) -> tuple[int, ...] | None:
 
 
 # --- the call -----------------------------------------------------------------------------------------------------
-def ocr_mistral(*, user: User, req: MistralRequest) -> sync.OcrOutcome:
+def ocr_mistral(*, user: User, req: MistralRequest) -> ocr_services.OcrOutcome:
     """Recognise the document's selected pages now and answer in Mistral's `OCRResponse` shape. Same order of
-    checks as `sync.ocr_sync` (mode, document, model, quota, engine). Raises OcrError."""
-    spec = sync.servable_mode(user=user, name=MODE)
+    checks as `ocr_services.ocr_sync` (mode, document, model, quota, engine). Raises OcrError."""
+    spec = ocr_services.servable_mode(user=user, name=MODE)
     try:
-        data = sync.load_image_bytes(sync.OcrRequest(image=req.source, image_type="url"))
-    except sync.OcrError as exc:
-        raise sync.OcrError(exc.status, exc.code, exc.message, "document", kind=exc.kind) from exc
-    info = sync.inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="document")
+        data = ocr_services.load_image_bytes(ocr_services.OcrRequest(image=req.source, image_type="url"))
+    except OcrError as exc:
+        raise OcrError(exc.status, exc.code, exc.message, "document", kind=exc.kind) from exc
+    info = ocr_services.inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="document")
     selected = req.pages or tuple(range(info.page_count))
     if selected[-1] >= info.page_count:
         raise _bad(f"The document has {info.page_count} pages (0 to {info.page_count - 1}).", "pages")
     if len(selected) > settings.DEEPREAD_SYNC_MAX_PAGES:
         limit = settings.DEEPREAD_SYNC_MAX_PAGES
-        raise sync.OcrError(
+        raise OcrError(
             413, "image_too_large", f"{len(selected)} pages asked for; the limit is {limit} a call: choose with pages.",
             "pages",
         )  # fmt: skip
     model = _resolve_model(req.model)
     builder = _PageBuilder(req, info.kind)
     skip = frozenset(range(1, info.page_count + 1)) - {i + 1 for i in selected}
-    quota = sync.ocr_pages(user=user, spec=spec, data=data, info=info, on_page=builder.add, skip=skip, param="document")
+    quota = ocr_services.ocr_pages(
+        user=user, spec=spec, data=data, info=info, on_page=builder.add, skip=skip, param="document"
+    )
     body = {
         "pages": builder.pages,
         "model": model,
         "document_annotation": None,
         "usage_info": {"pages_processed": len(builder.pages), "doc_size_bytes": len(data)},
     }
-    return sync.OcrOutcome(body=body, quota=quota)
+    return ocr_services.OcrOutcome(body=body, quota=quota)
 
 
 def _resolve_model(name: str | None) -> str:
     """Mistral's own model names (`mistral-ocr-latest`, …) mean "the OCR model" the way `deepseek-ocr` does: they
     resolve to the engine that serves unless the operator made model names strict."""
     if name and name.startswith("mistral-ocr") and not settings.DEEPREAD_MODEL_STRICT:
-        return sync.served_model()
-    return sync.resolve_model(name)
+        return ocr_services.served_model()
+    return ocr_services.resolve_model(name)
 
 
 class _PageBuilder:

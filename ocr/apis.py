@@ -1,5 +1,5 @@
 """`POST /v1/ocr` and `GET /v1/models`: the OpenAI-style interface of API.md §2. Thin: validate, call
-`ocrjobs.sync`, render. Every error, including authentication, throttling and malformed bodies, is in OpenAI's
+`ocr.services`, render. Every error, including authentication, throttling and malformed bodies, is in OpenAI's
 format, and none carries a traceback."""
 
 from __future__ import annotations
@@ -22,17 +22,20 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
-from deepread.api_errors import RETRY_AFTER_S, database_unavailable
-from deepread.errors import ApplicationError
-from deepread.parsers import CappedJSONParser
-from ocrjobs import idempotency, mistral_ocr, mistral_schema, sync
+from core.api_errors import RETRY_AFTER_S, database_unavailable
+from core.errors import ApplicationError
+from core.parsers import CappedJSONParser
+from ocr import mistral, mistral_schema
+from ocr import services as ocr_services
+from ocr.inputs import OcrError
+from ocrjobs import idempotency
 from ocrjobs.usage import usage_record
 
 logger = logging.getLogger(__name__)
 FIELDS = {"image", "image_type", "model", "return_image", "mode", "pages"}
 
 
-def error_response(exc: sync.OcrError) -> Response:
+def error_response(exc: OcrError) -> Response:
     """The `{"error": {message, type, param, code}}` response for `exc`, with Retry-After (seconds) when it has one."""
     body = {"error": {"message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}}
     response = Response(body, status=exc.status)
@@ -45,12 +48,12 @@ def openai_exception_handler(exc: Exception, context: dict) -> Response:
     """Turn any error on /v1/ocr into the OpenAI error shape: throttling 429, auth 401, bad JSON 400,
     wrong media type 415, method 405, application errors by their status; others go to DRF's handler.
     """
-    if isinstance(exc, sync.OcrError):
+    if isinstance(exc, OcrError):
         return error_response(exc)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait or 1)
         return error_response(
-            sync.OcrError(429, "rate_limit_exceeded", "Too many requests for this API key; slow down.",
+            OcrError(429, "rate_limit_exceeded", "Too many requests for this API key; slow down.",
                           kind="rate_limit_error", retry_after=max(1, wait))
         )  # fmt: skip
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -59,29 +62,29 @@ def openai_exception_handler(exc: Exception, context: dict) -> Response:
             if isinstance(exc, exceptions.AuthenticationFailed)
             else ("No API key: send Authorization: Bearer <key>.")
         )
-        response = error_response(sync.OcrError(401, "invalid_api_key", message, kind="authentication_error"))
+        response = error_response(OcrError(401, "invalid_api_key", message, kind="authentication_error"))
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     if isinstance(exc, exceptions.ParseError):
         detail = str(exc.detail)
         if not detail.startswith("The body is not valid JSON"):
             detail = f"The body is not valid JSON: {detail}"
-        return error_response(sync.OcrError(400, "invalid_parameter", detail))
+        return error_response(OcrError(400, "invalid_parameter", detail))
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return error_response(sync.OcrError(415, "invalid_parameter", "Send the body as application/json."))
+        return error_response(OcrError(415, "invalid_parameter", "Send the body as application/json."))
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return error_response(sync.OcrError(405, "invalid_parameter", str(exc.detail)))
+        return error_response(OcrError(405, "invalid_parameter", str(exc.detail)))
     if isinstance(exc, ApplicationError):
-        return error_response(sync.OcrError(exc.status_code, exc.code, exc.message, exc.param))
+        return error_response(OcrError(exc.status_code, exc.code, exc.message, exc.param))
     if isinstance(exc, DatabaseError) and database_unavailable(exc):
         return error_response(
-            sync.OcrError(503, "service_unavailable", "The service is briefly unavailable (database); retry shortly.",
+            OcrError(503, "service_unavailable", "The service is briefly unavailable (database); retry shortly.",
                           kind="server_error", retry_after=RETRY_AFTER_S)
         )  # fmt: skip
     if isinstance(exc, exceptions.APIException):
-        return error_response(sync.OcrError(exc.status_code, "invalid_parameter", str(exc.detail)))
+        return error_response(OcrError(exc.status_code, "invalid_parameter", str(exc.detail)))
     logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
-    return error_response(sync.OcrError(500, "server_error", "Internal server error.", kind="server_error"))
+    return error_response(OcrError(500, "server_error", "Internal server error.", kind="server_error"))
 
 
 class OcrBodyParser(CappedJSONParser):
@@ -92,27 +95,27 @@ class OcrBodyParser(CappedJSONParser):
 
     def too_large(self, cap: int) -> Exception:
         """The 413 `image_too_large` error for a body over `cap` bytes."""
-        return sync.OcrError(413, "image_too_large", f"The request body is larger than {cap:,} bytes.")
+        return OcrError(413, "image_too_large", f"The request body is larger than {cap:,} bytes.")
 
 
-def _validated(data: Any) -> sync.OcrRequest:
+def _validated(data: Any) -> ocr_services.OcrRequest:
     if not isinstance(data, dict):
-        raise sync.OcrError(400, "invalid_parameter_type", "The body must be a JSON object.")
+        raise OcrError(400, "invalid_parameter_type", "The body must be a JSON object.")
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        raise sync.OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
+        raise OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
     if "image" not in data or data["image"] is None or data["image"] == "":
-        raise sync.OcrError(400, "parameter_missing", "The image parameter is required.", "image")
+        raise OcrError(400, "parameter_missing", "The image parameter is required.", "image")
     expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool, "pages": str}
     for name, kind in expected.items():
         if name in data and data[name] is not None and not isinstance(data[name], kind):
-            raise sync.OcrError(
+            raise OcrError(
                 400, "invalid_parameter_type", f"{name} must be a {kind.__name__.replace('str', 'string')}.", name
             )
     image_type = data.get("image_type") or "url"
     if image_type not in ("url", "base64"):
-        raise sync.OcrError(400, "invalid_parameter", "image_type must be 'url' or 'base64'.", "image_type")
-    return sync.OcrRequest(
+        raise OcrError(400, "invalid_parameter", "image_type must be 'url' or 'base64'.", "image_type")
+    return ocr_services.OcrRequest(
         image=data["image"],
         image_type=image_type,
         model=data.get("model"),
@@ -256,18 +259,18 @@ class OcrApi(OpenAIStyleView):
         """POST /v1/ocr: read an image or document now (OpenAI or Mistral body); replayed for a repeated Idempotency-
         Key.
         """
-        if mistral_ocr.is_mistral_body(request.data):
+        if mistral.is_mistral_body(request.data):
             request.ocr_dialect = "mistral"
         return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
 
     def _ocr(self, request: Request) -> Response:
         if getattr(request, "ocr_dialect", None) == "mistral":
-            mode = mistral_ocr.MODE
-            outcome = mistral_ocr.ocr_mistral(user=request.user, req=mistral_ocr.parse_request(request.data))
+            mode = mistral.MODE
+            outcome = mistral.ocr_mistral(user=request.user, req=mistral.parse_request(request.data))
         else:
             req = _validated(request.data)
             mode = req.mode or "ocr"
-            outcome = sync.ocr_sync(user=request.user, req=req)
+            outcome = ocr_services.ocr_sync(user=request.user, req=req)
         request.quota_status = outcome.quota
         usage_record(user=request.user, api_key_id=getattr(request.auth, "pk", None), kind="sync", mode=mode)
         return Response(outcome.body)
@@ -294,4 +297,4 @@ class ModelListApi(OpenAIStyleView):
     )  # fmt: skip
     def get(self, request: Request) -> Response:
         """GET /v1/models: the served model and its aliases."""
-        return Response({"object": "list", "data": sync.model_list()})
+        return Response({"object": "list", "data": ocr_services.model_list()})

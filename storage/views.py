@@ -22,11 +22,12 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from deepread import parsers
-from deepread.errors import ApplicationError
-from ocrjobs import services, signing
-from ocrjobs.filenames import safe_filename
+from core import parsers
+from core.errors import ApplicationError
+from ocrjobs import services
 from ocrjobs.models import Job
+from storage import signing
+from storage.keys import safe_filename
 
 logger = logging.getLogger(__name__)
 CHUNK = 64 * 1024

@@ -5,7 +5,7 @@ The caller waits, so the call is not a job; where its engine work runs depends o
   CPU), and skipping the broker saves its round trip (9–95 ms on the embedded filesystem broker);
 - with the CPU engine, OCR is CPU work: it runs in engine processes owned by this web process
   (`inference.procpool`), never on the threads or under the GIL that serve pages.
-Admission (`ocrjobs.admission`): `DEEPREAD_SYNC_CONCURRENCY` calls run at once per web process, a short bounded
+Admission (`ocr.admission`): `DEEPREAD_SYNC_CONCURRENCY` calls run at once per web process, a short bounded
 queue waits, and anything beyond is refused at once with 503 `engine_unavailable` and Retry-After (under ASGI,
 before the request gets a thread). The engine is loaded in the background when the web process starts
 (`warm_in_background`); until it is ready, calls get 503 with Retry-After rather than waiting behind the load.
@@ -36,24 +36,23 @@ from accounts.models import User
 from accounts.quota import QuotaStatus
 from accounts.quota_holds import quota_hold_create, quota_hold_release
 from accounts.services import quota_consume, quota_require
-from deepread.errors import ApplicationError, InvalidInput, QuotaExceeded
+from core.errors import ApplicationError, InvalidInput, QuotaExceeded
 from inference.annotate import annotate_png
 from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
 from inference.documents import DocumentInfo, InputError, PageImage, inspect_document
 from inference.oneshot import recognize_pages
 from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
-from ocrjobs.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
-from ocrjobs.pages import parse_pages, select_pages
-from ocrjobs.runtime import engine_options
-from ocrjobs.services import check_mode_servable
-from ocrjobs.sync_input import (  # re-exported: callers name them through ocrjobs.sync
+from ocr.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
+from ocr.inputs import (  # re-exported: callers name them through ocr.services
     OcrError,
     OcrRequest,
     inspect_input,
     load_image_bytes,
     servable_mode,
 )
+from ocr.pages import parse_pages, select_pages
+from ocr.runtime import check_mode_servable, engine_options
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What a synchronous OCR call (`POST /v1/ocr`, both dialects) is given, checked before anything is spent: its
 errors (`OcrError`), the request, the image bytes (a URL fetched SSRF-safely, base64 or a data: URL), the mode and
-the file's type, size and page checks. `ocrjobs.sync` runs the call; it re-exports these names."""
+the file's type, size and page checks. `ocr.services` runs the call; it re-exports these names."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from accounts.models import User
-from deepread import urlfetch
-from deepread.errors import ApplicationError, InvalidInput
+from core import urlfetch
+from core.errors import ApplicationError, InvalidInput
 from inference.base import ModeSpec
 from inference.documents import DocumentInfo, InputError, inspect_document
 from modes.selectors import mode_get
-from ocrjobs.services import check_mode_servable
+from ocr.runtime import check_mode_servable
 
 
 class OcrError(Exception):
@@ -46,7 +46,7 @@ class OcrRequest:
     model: str | None = None
     return_image: bool = False
     mode: str | None = None
-    pages: str = ""  # `1-3,7` (ocrjobs.pages): only these pages are read, and the page cap counts them
+    pages: str = ""  # `1-3,7` (ocr.pages): only these pages are read, and the page cap counts them
 
 
 # --- the image -----------------------------------------------------------------------------------------------------
