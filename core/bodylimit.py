@@ -8,7 +8,7 @@
   (DEEPREAD_MAX_UPLOAD_BYTES, plus room for the form fields); `/v1/ocr` keeps its own documented cap
   (DEEPREAD_SYNC_MAX_BODY_BYTES); every other route gets DEEPREAD_MAX_REQUEST_BODY_BYTES (1 MiB).
 - Under the ASGI server (`deepread.webserver`) Django reads a whole body before any middleware runs, so the same
-  per-route caps are applied in front of it by `deepread.asgi_guard` (`body_cap` below); this middleware is the
+  per-route caps are applied in front of it by `core.asgi_guard` (`body_cap` below); this middleware is the
   check under WSGI and a second one under ASGI.
 - The 413 is in the route's own format: `{"detail"}` under `/api/` and `/storage/`, OpenAI's `{"error"}` under
   `/v1/`, a short HTML page for the dashboard.

@@ -1,5 +1,5 @@
 """The ASGI application the web server runs (`deepread.webserver`): Django behind the body guard
-(`deepread.asgi_guard`) and the engine's admission control for `POST /v1/ocr` (`ocr.admission`: a call with
+(`core.asgi_guard`) and the engine's admission control for `POST /v1/ocr` (`ocr.admission`: a call with
 no room is refused on the event loop, before it gets a thread), with the engine warmed when the process starts."""
 
 import os
@@ -10,8 +10,8 @@ os.environ["DEEPREAD_WEB_SERVER"] = "asgi"  # settings: no per-thread persistent
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from core.asgi_guard import RequestBodyGuard
 from core.bodylimit import body_cap
-from deepread.asgi_guard import RequestBodyGuard
 
 django_application = get_asgi_application()
 

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "template_partials",
     "accounts",
     "modes",
+    "core",
     "storage",
     "ocr",
     "ocrjobs",
@@ -364,7 +365,7 @@ DEEPREAD_MAX_UPLOAD_BYTES = env_int("DEEPREAD_MAX_UPLOAD_BYTES", 50 * 1024 * 102
 DEEPREAD_MAX_REQUEST_BODY_BYTES = env_int("DEEPREAD_MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = DEEPREAD_MAX_REQUEST_BODY_BYTES
-# The web server's bounds on a request body (deepread/asgi_guard.py), before Django reads it: the largest body any
+# The web server's bounds on a request body (core/asgi_guard.py), before Django reads it: the largest body any
 # route takes (an upload, with room for its multipart fields), and a deadline of BODY_TIMEOUT_S plus one second per
 # BODY_MIN_RATE bytes received.
 DEEPREAD_MAX_REQUEST_BYTES = max(DEEPREAD_MAX_UPLOAD_BYTES + 1024 * 1024, DEEPREAD_SYNC_MAX_BODY_BYTES)

@@ -13,7 +13,7 @@ from modes.apis import OcrModeListApi
 from ocr import apis as ocr_apis
 from ocrjobs import apis as job_apis
 from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
-from storage import views as storage_views
+from ocrjobs import local_storage as storage_views
 
 api_v1 = [
     path("ocr-modes", OcrModeListApi.as_view(), name="ocr-modes"),

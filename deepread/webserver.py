@@ -11,7 +11,7 @@ What uvicorn does not bound by itself, this module adds:
 - a request's headers must be complete within `DEEPREAD_HEADER_TIMEOUT_S` of its first byte (or of the
   connection's opening), else `408` and the connection is closed (`GuardedH11Protocol`);
 - their size is bounded by h11 (`DEEPREAD_MAX_HEADER_BYTES`, `400` past it);
-- the body's deadline and size are bounded in `deepread.asgi_guard`, in front of Django.
+- the body's deadline and size are bounded in `core.asgi_guard`, in front of Django.
 
 Run: `python -m deepread.webserver --bind 127.0.0.1:8000 --workers 2 [--no-access-log]`.
 """
@@ -79,7 +79,7 @@ class GuardedH11Protocol(H11Protocol):
 
     The clock starts when the connection opens or, on a kept-alive connection, at the first byte of the next
     request; it stops when the headers are complete. A connection still short of them at the deadline gets `408`
-    and is closed. Time spent reading the body is bounded by `deepread.asgi_guard`; idle time between requests by
+    and is closed. Time spent reading the body is bounded by `core.asgi_guard`; idle time between requests by
     uvicorn's keep-alive timeout."""
 
     header_timeout_s = ServerLimits.from_env().header_timeout_s
@@ -105,7 +105,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def eof_received(self) -> bool | None:
         """A client that stops sending in the middle of a body and closes its sending side still reads the answer:
-        the application is told the body ended (short of its `Content-Length`, which `deepread.asgi_guard`
+        the application is told the body ended (short of its `Content-Length`, which `core.asgi_guard`
         refuses with `400`), and the connection stays open for that answer instead of closing unanswered."""
         cycle = self.cycle
         if cycle is None or cycle.response_complete or self.conn.their_state is not h11.SEND_BODY:

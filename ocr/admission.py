@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from deepread.asgi_guard import send_error
+from core.asgi_guard import send_error
 
 BUSY_RETRY_AFTER_S = 2
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("engine_ticket", default=None)

@@ -1,6 +1,6 @@
 """Signed upload and download URLs for whichever storage is configured.
 
-Local storage: DeepRead serves the URLs itself (storage.signing, storage.views). S3: real pre-signed URLs from
+Local storage: DeepRead serves the URLs itself (storage.signing, ocrjobs.local_storage). S3: real pre-signed URLs from
 boto3, with the POST policy holding a content-length range and a key prefix bound to the job.
 """
 

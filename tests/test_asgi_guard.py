@@ -1,4 +1,4 @@
-"""The body guard in front of Django (deepread/asgi_guard.py), in-process with a recording application: bodies past
+"""The body guard in front of Django (core/asgi_guard.py), in-process with a recording application: bodies past
 the cap and bodies that stop arriving are refused in the API's format, and the application sees a disconnect."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from deepread.asgi_guard import RequestBodyGuard
+from core.asgi_guard import RequestBodyGuard
 
 
 class Recorder:
