@@ -213,6 +213,28 @@ class OcrApi(OpenAIStyleView):
              "total_tokens": serializers.IntegerField()},
         )  # fmt: skip
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Tell the dialect from the body before authentication, permissions and throttling run, so that their
+        refusals (a missing or bad API key 401, the burst limit 429) come in the caller's dialect too.
+
+        The body is already in memory (the server read it, capped by `core.bodylimit`) and parsing it is C-speed
+        JSON, so an unauthenticated caller costs one parse of at most DEEPREAD_SYNC_MAX_BODY_BYTES. A body that does
+        not parse (or is past the cap) is refused after those checks, as before: authentication errors come first.
+        Refusals made before Django runs (the ASGI body guard's 408/413, engine admission's 503) cannot know the
+        dialect without reading the body on the event loop, and stay in OpenAI's shape.
+        """
+        try:
+            data = request.data
+        except Exception as exc:  # raised again below, after authentication: a bad key is still a 401
+            deferred: Exception | None = exc
+        else:
+            deferred = None
+            if mistral.is_mistral_body(data):
+                request.ocr_dialect = "mistral"
+        super().initial(request, *args, **kwargs)
+        if deferred is not None:
+            raise deferred
+
     @extend_schema(
         operation_id="ocr_create",
         description=(
@@ -244,28 +266,6 @@ class OcrApi(OpenAIStyleView):
         examples=[*OCR_EXAMPLES, *mistral_schema.REQUEST_EXAMPLES, mistral_schema.RESPONSE_EXAMPLE,
                   mistral_schema.ERROR_EXAMPLE],
     )  # fmt: skip
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """Tell the dialect from the body before authentication, permissions and throttling run, so that their
-        refusals (a missing or bad API key 401, the burst limit 429) come in the caller's dialect too.
-
-        The body is already in memory (the server read it, capped by `core.bodylimit`) and parsing it is C-speed
-        JSON, so an unauthenticated caller costs one parse of at most DEEPREAD_SYNC_MAX_BODY_BYTES. A body that does
-        not parse (or is past the cap) is refused after those checks, as before: authentication errors come first.
-        Refusals made before Django runs (the ASGI body guard's 408/413, engine admission's 503) cannot know the
-        dialect without reading the body on the event loop, and stay in OpenAI's shape.
-        """
-        try:
-            data = request.data
-        except Exception as exc:  # raised again below, after authentication: a bad key is still a 401
-            deferred: Exception | None = exc
-        else:
-            deferred = None
-            if mistral.is_mistral_body(data):
-                request.ocr_dialect = "mistral"
-        super().initial(request, *args, **kwargs)
-        if deferred is not None:
-            raise deferred
-
     def post(self, request: Request) -> Response:
         """POST /v1/ocr: read an image or document now (OpenAI or Mistral body, told apart in `initial`); replayed
         for a repeated Idempotency-Key.
