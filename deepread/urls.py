@@ -11,6 +11,7 @@ from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocr import apis as ocr_apis
+from ocr import preview as ocr_preview
 from ocrjobs import apis as job_apis
 from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
 from ocrjobs import local_storage as storage_views
@@ -118,7 +119,7 @@ urlpatterns = [
     path("modes/new", mode_views.mode_create, name="mode-create"),
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
     path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
-    path("modes/preview", mode_views.mode_preview, name="mode-preview"),
+    path("modes/preview", ocr_preview.mode_preview, name="mode-preview"),
     re_path(r"^(?:api|storage)/", csrf_exempt(lambda request: JsonResponse({"detail": "Not found."}, status=404))),
     re_path(r"^v1/", csrf_exempt(lambda request: JsonResponse(_openai_not_found(request), status=404))),
     path("admin/", admin.site.urls),
