@@ -13,7 +13,7 @@ from modes.apis import OcrModeListApi
 from ocr import apis as ocr_apis
 from ocr import preview as ocr_preview
 from ocrjobs import apis as job_apis
-from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, webhook_apis
 from ocrjobs import local_storage as storage_views
 
 api_v1 = [
@@ -28,15 +28,15 @@ api_v1 = [
     path("jobs/<uuid:job_id>/events", control_apis.job_events, name="job-events"),
     path("usage", control_apis.UsageApi.as_view(), name="usage-api"),
     path("settings", control_apis.SettingsApi.as_view(), name="settings-api"),
-    path("webhooks", control_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
-    path("webhooks/callback-secret", control_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
-    path("webhooks/deliveries", control_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("webhooks", webhook_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
+    path("webhooks/callback-secret", webhook_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
+    path("webhooks/deliveries", webhook_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
     path(
         "webhooks/deliveries/<str:delivery_id>/redeliver",
-        control_apis.WebhookRedeliverApi.as_view(),
+        webhook_apis.WebhookRedeliverApi.as_view(),
         name="webhook-redeliver",
     ),
-    path("webhooks/<str:endpoint_id>", control_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
+    path("webhooks/<str:endpoint_id>", webhook_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
     path("ocr-modes/<str:name>/versions", control_apis.ModeVersionListApi.as_view(), name="ocr-mode-versions"),
 ]
 
