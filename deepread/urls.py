@@ -13,8 +13,9 @@ from core.errors import ApplicationError, InternalError, NotFound, PermissionDen
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocr import apis as ocr_apis
+from ocr import preview as ocr_preview
 from ocrjobs import apis as job_apis
-from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, webhook_apis
 from ocrjobs import local_storage as storage_views
 
 api_v1 = [
@@ -29,15 +30,15 @@ api_v1 = [
     path("jobs/<uuid:job_id>/events", control_apis.job_events, name="job-events"),
     path("usage", control_apis.UsageApi.as_view(), name="usage-api"),
     path("settings", control_apis.SettingsApi.as_view(), name="settings-api"),
-    path("webhooks", control_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
-    path("webhooks/callback-secret", control_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
-    path("webhooks/deliveries", control_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("webhooks", webhook_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
+    path("webhooks/callback-secret", webhook_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
+    path("webhooks/deliveries", webhook_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
     path(
         "webhooks/deliveries/<str:delivery_id>/redeliver",
-        control_apis.WebhookRedeliverApi.as_view(),
+        webhook_apis.WebhookRedeliverApi.as_view(),
         name="webhook-redeliver",
     ),
-    path("webhooks/<str:endpoint_id>", control_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
+    path("webhooks/<str:endpoint_id>", webhook_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
     path("ocr-modes/<str:name>/versions", control_apis.ModeVersionListApi.as_view(), name="ocr-mode-versions"),
 ]
 
@@ -120,7 +121,7 @@ urlpatterns = [
     path("modes/new", mode_views.mode_create, name="mode-create"),
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
     path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
-    path("modes/preview", mode_views.mode_preview, name="mode-preview"),
+    path("modes/preview", ocr_preview.mode_preview, name="mode-preview"),
     re_path(r"^(?:api|storage|v1)/", csrf_exempt(lambda request: _unknown_route(request))),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
-from accounts.ratelimit import rate_hit
-from accounts.services import quota_require
-from core.errors import ApplicationError, QuotaExceeded, RateLimited
-from core.page_errors import fragment_refusal
+from core.errors import ApplicationError
 from modes.builtin import BUILTIN_MODES
 from modes.forms import CustomModeForm, PreviewForm
 from modes.models import CustomMode
 from modes.selectors import mode_list
 from modes.services import custom_mode_create, custom_mode_delete, custom_mode_update
-from ocr import services as ocr_services
 
 
 def _own(request: HttpRequest, mode_id: int) -> CustomMode:
@@ -104,43 +98,3 @@ def mode_delete(request: HttpRequest, mode_id: int) -> HttpResponse:
     custom_mode_delete(user=request.user, mode_id=mode.pk)
     messages.success(request, f"Mode {mode.name} deleted.")
     return redirect("modes")
-
-
-@login_required
-@require_POST
-def mode_preview(request: HttpRequest) -> HttpResponse:
-    """Run the prompt on a sample, beside the editor. Not a job and not counted against the quota, but only for a
-    live account (trial not over, monthly limit not reached: the same refusal as `/v1/ocr`), and at most
-    DEEPREAD_PREVIEWS_PER_MINUTE per account, counted atomically in the database."""
-    form = PreviewForm(request.POST, request.FILES)
-    context: dict = {}
-    fragment = "modes/form.html#preview-result"
-    if not form.is_valid():
-        context["error"] = " ".join(str(e) for errors in form.errors.values() for e in errors)
-        return render(request, fragment, context, status=400)
-    try:
-        quota_require(user=request.user)
-        limit = settings.DEEPREAD_PREVIEWS_PER_MINUTE
-        decision = rate_hit(key=f"preview:{request.user.pk}", limit=limit, window_s=60)
-        if not decision.allowed:
-            message = f"At most {limit} previews a minute; try again in {decision.retry_after_s} s."
-            raise RateLimited(message, retry_after=decision.retry_after_s)
-        preview = ocr_services.ocr_preview(  # the sample's size is checked there, as every upload's is
-            prompt=form.cleaned_data["prompt"],
-            output_kind=form.cleaned_data["output_kind"],
-            data=form.cleaned_data["sample"].read(),
-        )
-    except QuotaExceeded as exc:
-        live_only = QuotaExceeded(f"{exc.message} Previews need a live account too.")
-        return fragment_refusal(request, fragment, live_only)
-    except ApplicationError as exc:
-        return fragment_refusal(request, fragment, exc)
-    context.update(
-        preview=preview,
-        annotated=base64.b64encode(preview.annotated_png).decode("ascii"),
-        plain=form.cleaned_data["output_kind"] == "text",
-    )
-    from core.rendering import markdown_html
-
-    context["html"] = markdown_html(preview.text)
-    return render(request, fragment, context)

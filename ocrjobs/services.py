@@ -40,6 +40,9 @@ FILENAME_PLACEHOLDER = "${filename}"
 
 @dataclass(frozen=True)
 class UploadTicket:
+    """What `job_create` hands the interface: the new job, its signed upload URLs (PUT and POST form), the key prefix
+    the POST form must keep, their lifetime in seconds, and the quota after this request was spent."""
+
     job: Job
     urls: UploadUrls
     key_prefix: str
@@ -213,6 +216,7 @@ def job_upload_found(*, job_id: uuid.UUID | str, key: str) -> Job | None:
 
 
 def job_enqueue_on_commit(*, job_id: uuid.UUID | str) -> None:
+    """Send `job_process` for this job once the current transaction commits (nothing is sent if it rolls back)."""
     from ocrjobs import dispatch
 
     transaction.on_commit(lambda: dispatch.job_process_send(str(job_id)))

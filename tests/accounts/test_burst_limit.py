@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from accounts.throttling import ApiKeyBurstThrottle
 from core import ratelimit
+from tests.core.test_ratelimit import REDIS, T0, _redis_store
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.test_ratelimit import REDIS, T0, _redis_store
 
 
 class Clock:

@@ -12,7 +12,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 
 from core import urlfetch
-from tests.test_urlfetch import RouteHandler
+from tests.core.test_urlfetch import RouteHandler
 
 
 class _Handler(RouteHandler):

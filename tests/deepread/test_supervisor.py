@@ -79,7 +79,7 @@ def test_a_dead_process_is_restarted_with_backoff_and_a_stop_ends_all(tmp_path):
 def test_run_py_stops_cleanly_on_ctrl_c(tmp_path):
     """`make run`'s entry point under the supervisor: SIGINT stops it, and it says so."""
     env = {**os.environ, "DEEPREAD_VAR_DIR": str(tmp_path), "PORT": "0", "DEEPREAD_STOP_TIMEOUT_S": "30"}
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
         [sys.executable, "scripts/run.py"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,

@@ -18,7 +18,7 @@ import requests
 from deepread import processes
 from tests.stack import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 
 

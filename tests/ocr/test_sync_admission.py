@@ -27,7 +27,7 @@ from ocr import services as ocr_services
 from ocr.admission import EngineAdmission, EngineGate
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.ocrjobs.held_engines import EventEngine
+from tests.ocr.held_engines import EventEngine
 from tests.samples import png_bytes
 
 BOUND_S = 60  # bounds a hang only
@@ -170,7 +170,7 @@ def test_the_asgi_layer_refuses_before_django_and_hands_its_ticket_to_the_view(m
 def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch, caller, tmp_path, gate_with):
     user, key = caller
     gate_with(slots=1, queue=0, wait_s=5)
-    pool = EngineProcessPool("tests.ocrjobs.held_engines:FileHeldEngine", {"folder": str(tmp_path)}, size=1)
+    pool = EngineProcessPool("tests.ocr.held_engines:FileHeldEngine", {"folder": str(tmp_path)}, size=1)
     monkeypatch.setattr(ocr_services, "_runner", pool)
     try:
         assert pool.wait_ready(timeout=120)

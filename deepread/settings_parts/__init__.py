@@ -1,0 +1,1 @@
+"""The parts of deepread/settings.py, one module per concern; settings.py composes them."""
