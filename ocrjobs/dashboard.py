@@ -81,21 +81,17 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def upload_ticket(request: HttpRequest) -> JsonResponse:
-    """One file in one mode: checks first (type, size, mode, quota), then a job and its signed upload URL."""
+    """One file in one mode: checks first (size and type as the client declares them, mode, quota: the services'
+    own checks and words), then a job and its signed upload URL. Refusals are `{"error": message}` with the
+    error's status (`core.page_errors.json_refusal`)."""
     filename = request.POST.get("filename", "")
     content_type = request.POST.get("content_type", "")
     try:
         size = int(request.POST.get("size", "0"))
     except ValueError:
         size = 0
-    if size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        limit = settings.DEEPREAD_MAX_UPLOAD_BYTES // (1024 * 1024)
-        return JsonResponse({"error": f"{filename} is larger than the {limit} MB limit."}, status=413)
-    if size <= 0:
-        return JsonResponse({"error": f"{filename} is empty."}, status=400)
-    if not content_type or content_type not in ALLOWED_CONTENT_TYPES:
-        return JsonResponse({"error": f"{filename}: only PNG, JPEG, BMP, TIFF and PDF files can be read."}, status=400)
     try:
+        services.upload_declared_check(size=size, content_type=content_type)
         ticket = services.job_create(
             user=request.user,
             mode=request.POST.get("mode") or None,

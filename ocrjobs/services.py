@@ -23,7 +23,7 @@ from accounts.services import quota_consume
 from core.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from inference.documents import ALLOWED_CONTENT_TYPES
 from modes.selectors import mode_get
-from ocr.engine_errors import inspect_upload
+from ocr.engine_errors import inspect_upload, upload_too_large
 from ocr.runtime import check_mode_servable
 from ocrjobs.completion import job_fail
 from ocrjobs.models import Job, JobStatus
@@ -50,15 +50,29 @@ class UploadTicket:
     quota: QuotaStatus
 
 
-def _check_content_type(content_type: str | None) -> str:
+def _check_content_type(content_type: str | None, *, required: bool = False) -> str:
     content_type = (content_type or "").split(";")[0].strip().lower()
-    if content_type and content_type not in ALLOWED_CONTENT_TYPES:
+    if (content_type or required) and content_type not in ALLOWED_CONTENT_TYPES:
         raise InvalidInput(
             f"Unsupported content type {content_type!r}: use image/png, image/jpeg, image/bmp, image/tiff "
             "or application/pdf.",
             param="content_type",
         )
     return content_type
+
+
+def upload_declared_check(*, size: int, content_type: str) -> None:
+    """Refuse a file by what the client declares before sending it (the dashboard knows a picked file's size in
+    bytes and its type), in the words the upload itself would be refused with, spending nothing.
+
+    Raises InvalidInput (400) for an empty file or a type we do not read (`content_type` required here) and TooLarge
+    (413) past DEEPREAD_MAX_UPLOAD_BYTES.
+    """
+    if size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        raise upload_too_large(param="size")
+    if size <= 0:
+        raise InvalidInput("The file is empty.", param="size")
+    _check_content_type(content_type, required=True)
 
 
 def job_create(
