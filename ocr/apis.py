@@ -126,6 +126,8 @@ def dialect_exception_handler(exc: Exception, context: dict) -> Response:
 
 
 class OpenAIStyleView(QuotaHeadersAPIView):
+    """The /v1 views: quota headers on every answer, errors in the request's dialect (`dialect_exception_handler`)."""
+
     def get_exception_handler(self):
         """Errors answered in the request's dialect (OpenAI or Mistral)."""
         return dialect_exception_handler
@@ -183,6 +185,8 @@ OCR_EXAMPLES = [
 
 
 class OcrApi(OpenAIStyleView):
+    """POST /v1/ocr in both dialects; the body is read (capped) before authentication to tell them apart."""
+
     parser_classes = [OcrBodyParser]
 
     @extend_schema_serializer(component_name="OcrRequest")
@@ -286,6 +290,8 @@ class OcrApi(OpenAIStyleView):
 
 
 class ModelListApi(OpenAIStyleView):
+    """GET /v1/models."""
+
     @extend_schema(
         operation_id="models_list",
         responses={

@@ -53,6 +53,7 @@ def _answers_errors(view):
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs):
+        """The view's answer, or its ApplicationError as `{"detail"}`."""
         try:
             return view(request, *args, **kwargs)
         except ApplicationError as exc:
