@@ -22,6 +22,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, NotFound
+from core.page_errors import json_refusal, not_found_page
 from core.rendering import markdown_html
 from inference.documents import ALLOWED_CONTENT_TYPES
 from inference.layout import csv_text
@@ -38,10 +39,12 @@ STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
+    """The logged-in user's job `job_id`; Http404 when it is not theirs."""
     try:
         return selectors.job_get(user=request.user, job_id=job_id)
     except NotFound as exc:
-        raise Http404(exc.message) from exc
+        not_found_page(exc)
+        raise
 
 
 def _modes(request: HttpRequest) -> list[dict]:
@@ -102,7 +105,7 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             force_ocr=request.POST.get("force_ocr") == "1",
         )
     except ApplicationError as exc:
-        return JsonResponse({"error": exc.message}, status=exc.status_code)
+        return json_refusal(exc)
     return JsonResponse(
         {
             "job_id": str(ticket.job.id),
