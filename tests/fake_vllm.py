@@ -263,7 +263,7 @@ class FakeVllm:
                 self.hold_timeouts += 1
 
     def start(self) -> FakeVllm:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

@@ -74,7 +74,7 @@ def web():
     routes: dict = {}
     handler = type("Handler", (RouteHandler,), {"routes": routes})
     server = ThreadingHTTPServer(("127.0.0.2", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server, routes
     server.shutdown()
     server.server_close()

@@ -32,7 +32,7 @@ def web():
     seen: list = []
     handler = type("Handler", (_Handler,), {"routes": routes, "seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", routes, seen
     server.shutdown()
     server.server_close()
