@@ -153,6 +153,13 @@ class _Deadline:
             raise self.error()
         return left
 
+    def expired(self) -> bool:
+        """True once the deadline has passed, whether or not the guard's timer has run yet (a socket timeout of the
+        same length can wake the fetching thread first on a busy machine)."""
+        if time.monotonic() >= self.at:
+            self.passed.set()
+        return self.passed.is_set()
+
     def error(self) -> DeadlinePassed:
         """The DeadlinePassed error for this deadline, naming its length in seconds."""
         return DeadlinePassed(f"The image URL did not answer in full within {self.seconds:g} s.")
@@ -247,11 +254,11 @@ def fetch(
     except FetchTooLarge:
         raise
     except FetchError:
-        if deadline.passed.is_set():
+        if deadline.expired():
             raise deadline.error() from None
         raise
     except Exception as exc:
-        if deadline.passed.is_set():
+        if deadline.expired():
             raise deadline.error() from exc
         logger.info("Image URL fetch failed: %s", type(exc).__name__)
         raise FetchError(NOT_FETCHED) from exc
