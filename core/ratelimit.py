@@ -88,11 +88,25 @@ class SqliteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")  # a counter lost to a power cut is harmless
-            conn.execute(self.SCHEMA)
+            self._set_up(conn)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _set_up(self, conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
+        """WAL mode and the table on a new connection. Switching to WAL answers "database is locked" at once, without
+        waiting for the busy timeout, while other connections are opening the same new file: retried for up to
+        `patience_s` seconds, then the error is raised (sqlite3.OperationalError)."""
+        give_up = time.monotonic() + patience_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")  # a counter lost to a power cut is harmless
+                conn.execute(self.SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.01)
 
     def incr(self, key: str, window: int, ttl_s: int) -> int:
         """Add one to `key`'s count in `window` (an index of fixed windows) and return the new count.
