@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Two pytest processes (pytest-xdist); tests that share a server or a resource stay together (tests/conftest.py).
+# `make test PYTEST_ARGS=-n0` runs the suite in one process.
+PYTEST_XDIST ?= -n 2 --dist loadgroup
 
 .PHONY: run test install lint fmt bench clean screenshots fuzz
 
@@ -30,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
