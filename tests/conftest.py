@@ -52,7 +52,7 @@ def api(api_key):
 @pytest.fixture
 def fake_vllm():
     """A real HTTP fake vLLM server on a free port, fast (capacity 64, 20 ms a request)."""
-    from tests.fake_vllm import FakeVllm
+    from devtools.fake_vllm import FakeVllm
 
     fake = FakeVllm(capacity=64, latency=0.02).start()
     yield fake

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from deepread import processes
-from tests.stack import free_port
+from devtools.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024

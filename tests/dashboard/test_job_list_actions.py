@@ -9,10 +9,10 @@ import pytest
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import bulk, completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 URL = "/jobs/actions"

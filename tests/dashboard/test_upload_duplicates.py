@@ -8,11 +8,11 @@ import hashlib
 import pytest
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import services
 from ocrjobs.duplicates import upload_duplicates
 from ocrjobs.models import Job
 from tests.factories import UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 URL = "/upload/duplicates"

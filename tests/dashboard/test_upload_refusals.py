@@ -7,10 +7,10 @@ import pytest
 
 from accounts.models import MonthlyUsage
 from accounts.selectors import quota_status
+from devtools.samples import png_bytes
 from ocrjobs import processing
 from ocrjobs.models import Job, JobStatus
 from tests.factories import UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,12 @@ from django.utils import timezone
 from accounts.models import ApiKey, MonthlyUsage, User
 from accounts.quota import month_start
 from accounts.tiers import Tier
+from devtools.samples import png_bytes
 from modes.models import CustomMode
 from modes.services import custom_mode_create
 from ocrjobs import completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import ApiKeyFactory, JobFactory, UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 PAGES = ["/jobs/", "/upload/", "/keys/", "/usage/", "/modes/", "/modes/new", "/welcome/", "/accounts/password/"]

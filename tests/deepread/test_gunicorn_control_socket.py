@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from deepread import processes
-from tests.stack import free_port
+from devtools.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

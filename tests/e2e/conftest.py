@@ -1,11 +1,11 @@
-"""The end-to-end fixtures: a real DeepRead (tests/stack.py) per engine."""
+"""The end-to-end fixtures: a real DeepRead (devtools/stack.py) per engine."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.fake_vllm import FakeVllm
-from tests.stack import running_stack
+from devtools.fake_vllm import FakeVllm
+from devtools.stack import running_stack
 
 
 @pytest.fixture(scope="session")

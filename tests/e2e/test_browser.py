@@ -8,9 +8,9 @@ import re
 import pytest
 import requests
 
-from tests.browser import chromium_path, launch
-from tests.mailbox import link_to
-from tests.samples import encode, pdf_bytes, render_lines
+from devtools.browser import chromium_path, launch
+from devtools.mailbox import link_to
+from devtools.samples import encode, pdf_bytes, render_lines
 
 pytestmark = [
     pytest.mark.e2e,

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from tests.browser import chromium_path
+from devtools.browser import chromium_path
+from devtools.samples import encode, render_lines
 from tests.e2e.test_browser import TIMEOUT_MS, browser, expect, sign_up  # noqa: F401 - the browser fixture
-from tests.samples import encode, render_lines
 
 pytestmark = [
     pytest.mark.e2e,

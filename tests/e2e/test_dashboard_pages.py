@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.browser import chromium_path, launch
+from devtools.browser import chromium_path, launch
+from devtools.samples import encode, pdf_bytes, render_lines, render_table
 from tests.e2e.test_browser import sign_up
-from tests.samples import encode, pdf_bytes, render_lines, render_table
 
 pytestmark = [
     pytest.mark.e2e,

@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from tests.browser import chromium_path
+from devtools.browser import chromium_path
+from devtools.samples import pdf_bytes
 from tests.e2e.test_browser import browser, create_key, expect, page, sign_up  # noqa: F401 (fixtures)
-from tests.samples import pdf_bytes
 
 pytestmark = [
     pytest.mark.e2e,

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from accounts.models import MonthlyUsage
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
 from ocr import services as ocr_services
 from ocr.mistral import _pages
 from ocrjobs.models import Job
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
 
 URL = "/v1/ocr"
 ROWS = [["Item", "Qty", "Price"], ["Apples", "12", "3.40"], ["Pears", "7", "2.15"]]

@@ -12,9 +12,9 @@ from PIL import Image
 
 from accounts.models import MonthlyUsage
 from accounts.quota import month_start
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines
 from ocr import services as ocr_services
 from ocrjobs.models import Job
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines
 
 URL = "/v1/ocr"
 

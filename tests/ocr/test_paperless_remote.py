@@ -8,8 +8,8 @@ import base64
 
 import pytest
 
+from devtools.samples import pdf_bytes, png_bytes
 from ocr import services as ocr_services
-from tests.samples import pdf_bytes, png_bytes
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import MonthlyUsage, QuotaHold
 from accounts.quota_holds import quota_hold_create, quota_hold_release, quota_holds_sweep
 from accounts.services import quota_consume
+from devtools.samples import png_bytes
 from inference.procpool import EngineProcessPool
 from ocr import admission
 from ocr import services as ocr_services
@@ -28,7 +29,6 @@ from ocr.admission import EngineAdmission, EngineGate
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.ocr.held_engines import EventEngine
-from tests.samples import png_bytes
 
 BOUND_S = 60  # bounds a hang only
 

@@ -10,11 +10,11 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from accounts.models import MonthlyUsage
+from devtools.samples import LINES, cer, pdf_bytes, png_bytes
 from ocrjobs import completion, processing
 from ocrjobs.models import Job, JobStatus
 from storage import signing
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import LINES, cer, pdf_bytes, png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 

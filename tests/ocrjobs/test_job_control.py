@@ -11,13 +11,13 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import MonthlyUsage
+from devtools.samples import pdf_bytes, png_bytes
 from ocr.pages import normalize_pages, parse_pages, select_pages
 from ocrjobs import completion, control, processing, services
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from storage.keys import artifact_storage_key
 from storage.objects import presign_download
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import pdf_bytes, png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 

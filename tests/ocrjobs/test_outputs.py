@@ -8,13 +8,13 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from devtools.samples import pdf_bytes, png_bytes
 from inference.searchable import page_words
 from ocrjobs import processing
 from ocrjobs.models import Job
 from ocrjobs.selectors import job_result_document
 from storage.keys import artifact_storage_key
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import pdf_bytes, png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 

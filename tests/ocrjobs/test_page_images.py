@@ -12,14 +12,14 @@ from django.db import connection
 from django.test import Client
 
 from core.errors import Conflict
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import pdf_bytes, png_bytes
 from inference.registry import get_engine
 from ocrjobs import page_images, processing, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.selectors import job_result_document
 from storage.keys import upload_key_prefix
 from tests.factories import UserFactory
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import pdf_bytes, png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 SCANS = build_pdf([("scan", PROSE), ("scan", PROSE[:2]), ("scan", PROSE[1:])])

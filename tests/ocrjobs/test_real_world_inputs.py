@@ -15,6 +15,7 @@ from django.test import Client
 from PIL import Image
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from inference.annotate import colour
 from inference.documents import inspect_document, page_image
 from ocr import services as ocr_services
@@ -22,7 +23,6 @@ from ocrjobs import processing, selectors
 from ocrjobs.models import Job, JobStatus
 from tests.field import assert_reads, field_file
 from tests.inference.test_real_world_pages import tiff_with_a_huge_second_frame
-from tests.samples import png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 FIELD = {

@@ -14,11 +14,11 @@ import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import encode, pdf_bytes, png_bytes, render_table
 from inference.registry import get_engine
 from ocrjobs import processing
 from ocrjobs.models import Job
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import encode, pdf_bytes, png_bytes, render_table
 
 SIGN_URL = "/api/v1/upload/signed-url"
 TABLE = [["Item", "Qty", "Price"], ["Apples", "3", "1.20"], ["Pears", "5", "2.40"]]

@@ -6,13 +6,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import png_bytes
 from inference.registry import get_engine
 from ocrjobs import processing
 from ocrjobs.models import Job, JobPage
 from ocrjobs.selectors import job_result_document
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from accounts.models import MonthlyUsage
+from devtools.samples import pdf_bytes, png_bytes
 from ocrjobs import processing, services, tasks
 from ocrjobs.models import Job, JobPage, JobStatus
 from storage import objects as storage_objects
 from tests.ocrjobs.test_job_api import SIGN_URL, _put
-from tests.samples import pdf_bytes, png_bytes
 
 
 def _used(user) -> int:

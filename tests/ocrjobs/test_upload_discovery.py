@@ -11,10 +11,10 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import services, sweeps
 from ocrjobs.models import Job, JobStatus
 from storage.keys import upload_key_prefix
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 
