@@ -29,13 +29,6 @@ def _uploaded(user, *, mode="ocr", name="scan.png", data=DATA, hashed=True) -> J
     return Job.objects.get(pk=ticket.job.id)
 
 
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
-
-
 def _ask(client, *, sha256=DIGEST, filename="renamed.png", size=SIZE, modes=("ocr",)):
     return client.get(URL, {"sha256": sha256, "filename": filename, "size": size, "mode": list(modes)})
 
