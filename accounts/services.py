@@ -75,6 +75,19 @@ def api_key_touch(*, key: ApiKey, now: dt.datetime | None = None) -> None:
     key.last_used_at = now
 
 
+def _trial_ended(status: QuotaStatus) -> QuotaExceeded:
+    """The refusal of an account whose trial ended (`status.reset_at` is the day it ended)."""
+    return QuotaExceeded(f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead.")
+
+
+def _limit_reached(user: User, *, limit: int | None, status: QuotaStatus) -> QuotaExceeded:
+    """The refusal of an account whose `limit` requests this month are spent (`status.reset_at`: when it resets)."""
+    return QuotaExceeded(
+        f"Monthly limit of {limit} requests reached for the {user.get_tier_display()} tier. "
+        f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
+    )
+
+
 def quota_require(*, user: User, units: int = 1, now: dt.datetime | None = None) -> None:
     """Refuse early, spending nothing, when the quota cannot cover `units` (an expired trial, a full month).
     `quota_consume` still decides under its conditional update; this only orders errors for callers that have
@@ -83,14 +96,9 @@ def quota_require(*, user: User, units: int = 1, now: dt.datetime | None = None)
 
     status = quota_status(user=user, now=now)
     if status.expired:
-        raise QuotaExceeded(
-            f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead."
-        )
+        raise _trial_ended(status)
     if status.remaining is not None and status.remaining < units:
-        raise QuotaExceeded(
-            f"Monthly limit of {status.limit} requests reached for the {user.get_tier_display()} tier. "
-            f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
-        )
+        raise _limit_reached(user, limit=status.limit, status=status)
 
 
 def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None) -> QuotaStatus:
@@ -102,9 +110,7 @@ def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None)
     now = now or timezone.now()
     status = quota_status_for(user, used=0, now=now)
     if status.expired:
-        raise QuotaExceeded(
-            f"Your trial ended on {status.reset_at:%Y-%m-%d}. Upgrade the account to keep using DeepRead."
-        )
+        raise _trial_ended(status)
     month = month_start(now)
     day = now.astimezone(dt.UTC).date()
     limit = TIER_POLICIES[user.tier].monthly_limit
@@ -113,10 +119,7 @@ def quota_consume(*, user: User, units: int = 1, now: dt.datetime | None = None)
         if not _spend(MonthlyUsage.objects.filter(user=user, month=month), units=units, limit=limit):
             MonthlyUsage.objects.get_or_create(user=user, month=month)
             if not _spend(MonthlyUsage.objects.filter(user=user, month=month), units=units, limit=limit):
-                raise QuotaExceeded(
-                    f"Monthly limit of {limit} requests reached for the {user.get_tier_display()} tier. "
-                    f"It resets at {status.reset_at:%Y-%m-%d %H:%M} UTC."
-                )
+                raise _limit_reached(user, limit=limit, status=status)
         if not _spend(DailyUsage.objects.filter(user=user, day=day), units=units, limit=None):
             DailyUsage.objects.get_or_create(user=user, day=day)
             _spend(DailyUsage.objects.filter(user=user, day=day), units=units, limit=None)

@@ -1,4 +1,8 @@
-"""DRF's exception handler for /api/v1: every error body is {"detail": "..."}."""
+"""DRF's exception handler for /api/v1: every error body is {"detail": "..."}.
+
+The `core.errors` family is mapped here (`{"detail": message}`, its `status_code`, `Retry-After` when it has one),
+and so are Django's and DRF's own exceptions; `translated` turns the ones an OpenAI-style interface needs in the
+family too (a lost database connection is `ServiceUnavailable` on every interface)."""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import ApplicationError
+from core.error_formats import detail_body, retry_headers
+from core.errors import ApplicationError, ServiceUnavailable
 
 RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = "The service is briefly unavailable (database); retry shortly."
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -38,17 +44,25 @@ def _flatten(detail: object) -> str:
     return str(detail)
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response:
-    """DRF exception handler: every error body is {"detail": "..."}, and no traceback ever leaves the server."""
-    if isinstance(exc, ApplicationError):
-        return Response({"detail": exc.message}, status=exc.status_code)
+def translated(exc: BaseException) -> BaseException:
+    """`exc` as a member of the error family where one applies: a lost or refused database connection becomes
+    `ServiceUnavailable` (503, `Retry-After: 5`, logged); any other exception is returned as it is."""
     if isinstance(exc, DatabaseError) and database_unavailable(exc):
         logger.warning("Database unavailable: %s", type(exc).__name__)
-        return Response(
-            {"detail": "The service is briefly unavailable (database); retry shortly."},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        return ServiceUnavailable(DATABASE_UNAVAILABLE, retry_after=RETRY_AFTER_S)
+    return exc
+
+
+def detail_response(exc: ApplicationError) -> Response:
+    """`{"detail": message}` with `exc.status_code`, and `Retry-After` (seconds) when `exc` has a `retry_after`."""
+    return Response(detail_body(exc), status=exc.status_code, headers=retry_headers(exc) or None)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF exception handler: every error body is {"detail": "..."}, and no traceback ever leaves the server."""
+    exc = translated(exc)
+    if isinstance(exc, ApplicationError):
+        return detail_response(exc)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):

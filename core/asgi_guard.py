@@ -11,17 +11,19 @@ This layer does, before Django sees a byte:
   `deepread.webserver` keeps the connection open for the answer) is refused with `400` before Django sees it, so
   no view takes a cut-off file for a whole one.
 The cap may be one number or a function of the path (`core.bodylimit.body_cap`: each route's own cap).
-Errors are in the caller's format: OpenAI's `{"error": {...}}` under `/v1/`, `{"detail": ...}` under `/api/` and
-`/storage/`, a short HTML page for the dashboard.
+Errors are `core.errors` members (TooLarge 413, RequestTimeout 408, BodyCutOff 400) answered in the caller's format
+(`core.error_formats`: OpenAI's `{"error": {...}}` under `/v1/`, `{"detail": ...}` under `/api/` and `/storage/`, a
+short HTML page for the dashboard).
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from core.error_formats import encoded, retry_headers
+from core.errors import ApplicationError, BodyCutOff, RequestTimeout, TooLarge
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -32,32 +34,17 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 DISCONNECT: Message = {"type": "http.disconnect"}
 
 
-def _is_page(path: str) -> bool:
-    return not path.startswith(("/v1/", "/api/", "/storage/"))
-
-
-def error_body(path: str, status: int, code: str, message: str) -> bytes:
-    """An error body in the format of the API (or the dashboard page) the path belongs to."""
-    if _is_page(path):
-        return f"<!doctype html><title>Refused</title><p>{html.escape(message)}</p>".encode()
-    if path.startswith("/v1/"):
-        kind = "server_error" if status >= 500 else "invalid_request_error"
-        body: dict[str, Any] = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    else:
-        body = {"detail": message}
-    return json.dumps(body).encode()
-
-
 async def send_error(
-    send: Send, scope: Scope, status: int, code: str, message: str, *, headers: tuple = (), close: bool = True
+    send: Send, scope: Scope, exc: ApplicationError, *, headers: tuple = (), close: bool = True
 ) -> None:
-    """Answer a request that the application never saw (or that gave no answer) with a JSON error."""
-    body = error_body(scope.get("path", ""), status, code, message)
-    kind = b"text/html; charset=utf-8" if _is_page(scope.get("path", "")) else b"application/json"
-    head = [(b"content-type", kind), (b"content-length", str(len(body)).encode()), *headers]
+    """Answer a request that the application never saw (or that gave no answer) with `exc`, in the format of the
+    interface its path belongs to (`core.error_formats`), with `Retry-After` when `exc` has one."""
+    body, content_type = encoded(scope.get("path", ""), exc)
+    extra = tuple((name.lower().encode(), value.encode()) for name, value in retry_headers(exc).items())
+    head = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), *extra, *headers]
     if close:
         head.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": head})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -80,7 +67,7 @@ class RequestBodyGuard:
         cap = self._cap(scope)
         declared = _content_length(scope)
         if declared is not None and declared > cap:
-            await send_error(send, scope, 413, *self._too_large(scope))
+            await send_error(send, scope, self._too_large(scope))
             return
         loop = asyncio.get_running_loop()
         started_at = loop.time()
@@ -97,16 +84,16 @@ class RequestBodyGuard:
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(0.0, deadline - loop.time()))
             except TimeoutError:
-                state["refusal"] = (408, "request_timeout", "The request body came too slowly.")
+                state["refusal"] = RequestTimeout("The request body came too slowly.")
                 return DISCONNECT
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
                 if state["received"] > cap:
-                    state["refusal"] = (413, *self._too_large(scope))
+                    state["refusal"] = self._too_large(scope)
                     return DISCONNECT
                 if not message.get("more_body", False):
                     if declared is not None and state["received"] < declared:
-                        state["refusal"] = (400, "body_cut_off", cut_off_message(scope.get("path", "")))
+                        state["refusal"] = BodyCutOff(cut_off_message(scope.get("path", "")))
                         return DISCONNECT
                     state["complete"] = True
             return message
@@ -119,15 +106,14 @@ class RequestBodyGuard:
 
         await self.app(scope, guarded_receive, tracked_send)
         if state["refusal"] and not state["responded"]:
-            await send_error(send, scope, *state["refusal"])
+            await send_error(send, scope, state["refusal"])
 
     def _cap(self, scope: Scope) -> int:
         cap = self.max_body_bytes
         return cap(scope.get("path", "")) if callable(cap) else cap
 
-    def _too_large(self, scope: Scope) -> tuple[str, str]:
-        code = "image_too_large" if scope.get("path", "").startswith("/v1/") else "body_too_large"
-        return code, f"The request body is larger than {self._cap(scope):,} bytes."
+    def _too_large(self, scope: Scope) -> TooLarge:
+        return TooLarge(f"The request body is larger than {self._cap(scope):,} bytes.")
 
 
 def cut_off_message(path: str) -> str:

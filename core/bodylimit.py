@@ -10,8 +10,9 @@
 - Under the ASGI server (`deepread.webserver`) Django reads a whole body before any middleware runs, so the same
   per-route caps are applied in front of it by `core.asgi_guard` (`body_cap` below); this middleware is the
   check under WSGI and a second one under ASGI.
-- The 413 is in the route's own format: `{"detail"}` under `/api/` and `/storage/`, OpenAI's `{"error"}` under
-  `/v1/`, a short HTML page for the dashboard.
+- The 413 (`TooLarge`) and the 400 for a cut-off chunked body (`BodyCutOff`) are in the route's own format
+  (`core.error_formats`): `{"detail"}` under `/api/` and `/storage/`, OpenAI's `{"error"}` under `/v1/`, a short
+  HTML page for the dashboard.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from core.error_formats import response_for
+from core.errors import BodyCutOff, TooLarge
 
 FORM_ROOM = 64 * 1024  # multipart boundaries and the signed form's fields around the file
 CHUNK = 64 * 1024
@@ -39,19 +43,9 @@ def body_cap(path: str) -> int:
 
 
 def too_large(request: HttpRequest, cap: int) -> HttpResponse:
-    """The 413 of `request`'s route, in that route's error format; the connection is closed after it."""
-    message = f"The request body is larger than the {cap:,}-byte limit of this endpoint."
-    if request.path.startswith("/v1/"):
-        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "image_too_large"}
-        response: HttpResponse = JsonResponse({"error": error}, status=413)
-    elif request.path.startswith(("/api/", "/storage/")):
-        response = JsonResponse({"detail": message}, status=413)
-    else:
-        response = HttpResponse(
-            f"<!doctype html><title>Too large</title><h1>Too large</h1><p>{message}</p>",
-            status=413,
-            content_type="text/html; charset=utf-8",
-        )
+    """The 413 (TooLarge) of `request`'s route, in that route's error format; the connection is closed after it."""
+    error = TooLarge(f"The request body is larger than the {cap:,}-byte limit of this endpoint.")
+    response = response_for(request.path, error, title="Too large")
     response["Connection"] = "close"
     return response
 
@@ -111,10 +105,4 @@ class RequestBodyLimitMiddleware:
 
 
 def _cut_off(request: HttpRequest) -> HttpResponse:
-    message = "The request body was cut off; send it again."
-    if request.path.startswith("/v1/"):
-        error = {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_parameter"}
-        return JsonResponse({"error": error}, status=400)
-    if request.path.startswith(("/api/", "/storage/")):
-        return JsonResponse({"detail": message}, status=400)
-    return HttpResponse(f"<!doctype html><title>Bad request</title><p>{message}</p>", status=400)
+    return response_for(request.path, BodyCutOff("The request body was cut off; send it again."), title="Bad request")

@@ -6,41 +6,32 @@ import json
 from typing import Any
 
 from django.conf import settings
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.parsers import BaseParser
+
+from core.errors import InvalidInput, TooLarge
 
 MAX_DEPTH = 64
 
 
-class BodyTooLarge(exceptions.APIException):
-    """A request body over its byte cap: 413 `body_too_large`."""
-
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
-    default_code = "body_too_large"
-
-
 class CappedJSONParser(BaseParser):
     """JSON of at most DEEPREAD_API_MAX_BODY_BYTES: the job API's bodies hold a file name and a type, not files.
-    Subclasses change the cap's setting, the answer to an empty body and the error for a body past the cap."""
+    Subclasses change the cap's setting and the answer to an empty body."""
 
     media_type = "application/json"
     cap_setting = "DEEPREAD_API_MAX_BODY_BYTES"
     empty_body = b"{}"
 
-    def too_large(self, cap: int) -> Exception:
-        """The error raised for a body over `cap` bytes (413 through the API's error handler)."""
-        return BodyTooLarge(f"The request body is larger than {cap:,} bytes.")
-
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         """Parse a JSON body of at most the `cap_setting` setting's bytes.
 
-        Raises BodyTooLarge (413) past the cap and ParseError (400) for invalid JSON or UTF-8.
+        Raises TooLarge (413) past the cap and DRF's ParseError (400) for invalid JSON or UTF-8 (including JSON
+        nested deeper than MAX_DEPTH).
         """
         cap = getattr(settings, self.cap_setting)
         raw = stream.read(cap + 1) if stream is not None else b""
         if len(raw) > cap:
-            raise self.too_large(cap)
+            raise TooLarge(f"The request body is larger than {cap:,} bytes.")
         try:
             return loads(raw or self.empty_body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -49,8 +40,9 @@ class CappedJSONParser(BaseParser):
             raise exceptions.ParseError(f"The body is not valid JSON: {reason}") from exc
 
 
-class TooDeep(ValueError):
-    """JSON nested deeper than the parser allows."""
+class TooDeep(InvalidInput, ValueError):
+    """JSON nested deeper than the parser allows: 400 `invalid_parameter` (and a ValueError, as `json.loads`'
+    own errors are, so callers catch one kind)."""
 
 
 def loads(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:

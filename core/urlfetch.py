@@ -2,10 +2,8 @@
 user gave goes through `fetch`.
 
 - http and https only;
-- the URL is encoded as a browser encodes it before anything else (httpx's WHATWG-style parser): the host to IDNA
-  (`bücher.example` → `xn--bcher-kva.example`), the path and query percent-encoded as UTF-8 (`cierre_peña.png`,
-  `scan 01.png`, `?q=año`), existing `%XX` escapes kept; a redirect's `Location` the same way (its raw bytes read
-  as UTF-8, as browsers do);
+- the URL is encoded as a browser encodes it before anything else (`core.weburl.encode_url`), a redirect's
+  `Location` the same way;
 - the host is resolved once, every address it resolves to is checked, and the connection is made to the checked
   address (pinned), so a second DNS answer cannot swap in another one; TLS still verifies the host name;
 - loopback, private, link-local (cloud metadata included), multicast, unspecified, reserved and shared ranges
@@ -17,8 +15,8 @@ user gave goes through `fetch`.
   is cut when it passes, whatever the per-read timeout;
 - a host that does not resolve, an address that is refused and a connection that fails all get the same message,
   naming no address, so the fetcher is no oracle for the internal network or its DNS;
-- any failure inside the fetcher is a `FetchError` (`image_fetch_failed` unless it is about the URL's form or
-  the size), never another exception.
+- any failure inside the fetcher is a `FetchError` (`core.weburl`; an `InvalidInput`, 400 `image_fetch_failed`
+  unless it is about the URL's form, or `FetchTooLarge`, 413), never another exception.
 
 `allow_private=True` (DEEPREAD_URL_FETCH_ALLOW_PRIVATE=1) turns the address check off, for tests that serve
 images on loopback. Nothing else does.
@@ -30,63 +28,37 @@ import contextlib
 import http.client
 import ipaddress
 import logging
-import re
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
 
-import httpx
+from core.weburl import (  # the error family and URL encoding, re-exported: callers name them through urlfetch
+    NOT_FETCHED,
+    AddressRefused,
+    DeadlinePassed,
+    FetchError,
+    FetchTooLarge,
+    Target,
+    UrlFormatError,
+    UrlProtocolError,
+    encode_url,
+    parse_url,
+    redirect_location,
+)
+
+__all__ = [
+    "NOT_FETCHED", "AddressRefused", "DeadlinePassed", "FetchError", "FetchTooLarge", "Fetched", "Target",
+    "UrlFormatError", "UrlProtocolError", "address_allowed", "checked_addresses", "encode_url", "fetch", "parse_url",
+    "redirect_location", "system_resolver",
+]  # fmt: skip
 
 Resolver = Callable[[str, int], list[str]]
 REDIRECTS = {301, 302, 303, 307, 308}
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_IPV4_LIKE = re.compile(r"[0-9a-fA-FxX.]+")
-NOT_FETCHED = "The image URL could not be fetched."
 logger = logging.getLogger(__name__)
-
-
-class FetchError(Exception):
-    """`code` is the public error code (API.md §2); `message` is safe to show."""
-
-    code = "image_fetch_failed"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UrlFormatError(FetchError):
-    """The image URL is not a well-formed URL."""
-
-    code = "invalid_url_format"
-
-
-class UrlProtocolError(FetchError):
-    """The image URL is not http or https."""
-
-    code = "invalid_url_protocol"
-
-
-class AddressRefused(FetchError):
-    """The image URL resolves to a private, loopback or otherwise refused address (SSRF guard)."""
-
-    code = "image_fetch_failed"
-
-
-class FetchTooLarge(FetchError):
-    """The fetched image is over the byte limit."""
-
-    code = "image_too_large"
-
-
-class DeadlinePassed(FetchError):
-    """The fetch did not finish within its overall deadline (seconds)."""
-
-    code = "image_fetch_failed"
 
 
 @dataclass(frozen=True)
@@ -95,17 +67,6 @@ class Fetched:
 
     data: bytes
     content_type: str
-    url: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """A URL as it goes on the wire: `host` in ASCII (IDNA), `path` percent-encoded with its query."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str
     url: str
 
 
@@ -148,70 +109,6 @@ def checked_addresses(
     if not allow_private and not all(is_allowed(a) for a in addresses):
         raise AddressRefused(NOT_FETCHED)
     return addresses
-
-
-def encode_url(url: str) -> Target:
-    """The wire form of an http(s) URL, encoded as a browser encodes it (see the module's docstring).
-
-    Raises UrlFormatError (not a URL, no host, bad port, too long) or UrlProtocolError (another scheme)."""
-    if not isinstance(url, str) or not url.strip() or len(url) > 8192:
-        raise UrlFormatError("The image URL is empty or too long.")
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError as exc:
-        raise UrlFormatError("The image URL does not parse.") from exc
-    scheme = parts.scheme.lower()
-    if not scheme:
-        raise UrlFormatError("The image URL has no scheme; use http:// or https://.")
-    if scheme not in ("http", "https"):
-        raise UrlProtocolError(f"The URL scheme {scheme!r} is not allowed; use http or https.")
-    if not parts.hostname:
-        raise UrlFormatError("The image URL has no host.")
-    try:
-        wire = httpx.URL(_canonical_ipv4(parts)).copy_with(fragment=None)
-        host = wire.raw_host.decode("ascii")
-        path = wire.raw_path.decode("ascii") or "/"
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise UrlFormatError("The image URL is not a valid URL.") from exc
-    if not host or any(ch.isspace() for ch in host):
-        raise UrlFormatError("The image URL has no valid host.")
-    return Target(scheme, host, wire.port or (443 if scheme == "https" else 80), path, str(wire))
-
-
-def _canonical_ipv4(parts: SplitResult) -> str:
-    """The URL with an IPv4 host in the forms browsers accept (`0x7f000001`, `2130706433`, `0177.0.0.1`, `127.1`)
-    written as the dotted quad they mean, as a browser's URL parser does."""
-    host = parts.hostname or ""
-    if not _IPV4_LIKE.fullmatch(host):
-        return parts.geturl()
-    try:
-        quad = socket.inet_ntoa(socket.inet_aton(host))
-    except OSError:
-        return parts.geturl()
-    userinfo = parts.netloc.rpartition("@")[0]
-    netloc = (f"{userinfo}@" if userinfo else "") + quad + (f":{parts.port}" if parts.port is not None else "")
-    return parts._replace(netloc=netloc).geturl()
-
-
-def parse_url(url: str) -> tuple[str, str, int, str]:
-    """(scheme, ASCII host, port, encoded path with query) of an http(s) URL, or the matching error."""
-    target = encode_url(url)
-    return target.scheme, target.host, target.port, target.path
-
-
-def _location(response: http.client.HTTPResponse, base: str) -> str:
-    """The absolute URL a redirect points to. http.client reads header bytes as Latin-1; a browser reads a
-    Location's bytes as UTF-8, so they are read back that way (and kept as they are when they are not UTF-8)."""
-    raw = response.getheader("Location")
-    if not raw:
-        raise FetchError("The image URL redirected without a Location.")
-    with contextlib.suppress(UnicodeError):
-        raw = raw.encode("latin-1").decode("utf-8")
-    try:
-        return str(httpx.URL(base).join(raw.strip()))
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise FetchError("The image URL redirected to an address that is not a valid URL.") from exc
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -396,7 +293,7 @@ def _fetch(
             except (OSError, http.client.HTTPException) as exc:
                 raise FetchError(NOT_FETCHED) from exc
             if response.status in REDIRECTS:
-                url = _location(response, target.url)
+                url = redirect_location(response, target.url)
                 continue
             if response.status != 200:
                 raise FetchError(f"The image URL answered HTTP {response.status}.")

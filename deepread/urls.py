@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -8,12 +8,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import views as account_views
 from accounts.auth import LoginForm
 from accounts.passwords import LimitedPasswordResetForm, RulesPasswordChangeForm, RulesSetPasswordForm
+from core.error_formats import OPENAI, PAGE, error_format, response_for
+from core.errors import ApplicationError, InternalError, NotFound, PermissionDenied
 from modes import views as mode_views
 from modes.apis import OcrModeListApi
 from ocr import apis as ocr_apis
 from ocr import preview as ocr_preview
 from ocrjobs import apis as job_apis
-from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads
+from ocrjobs import bulk_dashboard, control_apis, control_dashboard, dashboard, dashboard_uploads, webhook_apis
 from ocrjobs import local_storage as storage_views
 
 api_v1 = [
@@ -28,15 +30,15 @@ api_v1 = [
     path("jobs/<uuid:job_id>/events", control_apis.job_events, name="job-events"),
     path("usage", control_apis.UsageApi.as_view(), name="usage-api"),
     path("settings", control_apis.SettingsApi.as_view(), name="settings-api"),
-    path("webhooks", control_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
-    path("webhooks/callback-secret", control_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
-    path("webhooks/deliveries", control_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("webhooks", webhook_apis.WebhookEndpointListApi.as_view(), name="webhooks"),
+    path("webhooks/callback-secret", webhook_apis.CallbackSecretApi.as_view(), name="webhooks-callback-secret"),
+    path("webhooks/deliveries", webhook_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
     path(
         "webhooks/deliveries/<str:delivery_id>/redeliver",
-        control_apis.WebhookRedeliverApi.as_view(),
+        webhook_apis.WebhookRedeliverApi.as_view(),
         name="webhook-redeliver",
     ),
-    path("webhooks/<str:endpoint_id>", control_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
+    path("webhooks/<str:endpoint_id>", webhook_apis.WebhookEndpointDetailApi.as_view(), name="webhook"),
     path("ocr-modes/<str:name>/versions", control_apis.ModeVersionListApi.as_view(), name="ocr-mode-versions"),
 ]
 
@@ -120,28 +122,22 @@ urlpatterns = [
     path("modes/<int:mode_id>/edit", mode_views.mode_edit, name="mode-edit"),
     path("modes/<int:mode_id>/delete", mode_views.mode_delete, name="mode-delete"),
     path("modes/preview", ocr_preview.mode_preview, name="mode-preview"),
-    re_path(r"^(?:api|storage)/", csrf_exempt(lambda request: JsonResponse({"detail": "Not found."}, status=404))),
-    re_path(r"^v1/", csrf_exempt(lambda request: JsonResponse(_openai_not_found(request), status=404))),
+    re_path(r"^(?:api|storage|v1)/", csrf_exempt(lambda request: _unknown_route(request))),
     path("admin/", admin.site.urls),
     path("", account_views.home, name="home"),
 ]
 
 
-def _openai_not_found(request: HttpRequest) -> dict:
-    message = f"No such endpoint: {request.path}."
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "not_found"}}
+def _unknown_route(request: HttpRequest) -> HttpResponse:
+    """404 for a route that does not exist under /api/, /storage/ or /v1/, in that API's format (OpenAI's names the
+    path; `{"detail": "Not found."}` does not)."""
+    message = f"No such endpoint: {request.path}." if error_format(request.path) == OPENAI else "Not found."
+    return response_for(request.path, NotFound(message))
 
 
-def _json_or_html(request: HttpRequest, status: int, message: str, fallback):
-    """The error in the format of the API the path belongs to: OpenAI's under /v1/, {"detail"} under /api/ and
-    /storage/, the HTML page `fallback` elsewhere."""
-    if request.path.startswith("/v1/"):
-        code = {403: "forbidden", 404: "not_found"}.get(status, "server_error")
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-        return JsonResponse(body, status=status)
-    if request.path.startswith(("/api/", "/storage/")):
-        return JsonResponse({"detail": message}, status=status)
-    return fallback
+def _api_or_page(request: HttpRequest, exc: ApplicationError, page: HttpResponse) -> HttpResponse:
+    """`exc` in the format of the API the path belongs to (`core.error_formats`), or the HTML `page` elsewhere."""
+    return page if error_format(request.path) == PAGE else response_for(request.path, exc)
 
 
 def csrf_failure(request: HttpRequest, reason: str = ""):
@@ -149,20 +145,18 @@ def csrf_failure(request: HttpRequest, reason: str = ""):
     session-authenticated call gets here), Django's page elsewhere."""
     from django.views.csrf import csrf_failure as page
 
-    return _json_or_html(request, 403, "CSRF verification failed.", page(request, reason=reason))
+    return _api_or_page(request, PermissionDenied("CSRF verification failed."), page(request, reason=reason))
 
 
 def handler404(request: HttpRequest, exception: Exception):
-    """404 as JSON `{"detail"}` under the API prefixes, else Django's HTML page."""
+    """404 as JSON under the API prefixes (`{"detail"}`, OpenAI's shape under /v1/), else Django's HTML page."""
     from django.views.defaults import page_not_found
 
-    return _json_or_html(request, 404, "Not found.", page_not_found(request, exception))
+    return _api_or_page(request, NotFound("Not found."), page_not_found(request, exception))
 
 
 def handler500(request: HttpRequest):
-    """500 as JSON `{"detail"}` under /api, /v1 and /storage, else Django's HTML page."""
+    """500 as JSON under /api, /v1 and /storage (each in its API's format), else Django's HTML page."""
     from django.views.defaults import server_error
 
-    if request.path.startswith(("/api/", "/v1/", "/storage/")):
-        return JsonResponse({"detail": "Internal server error."}, status=500)
-    return server_error(request)
+    return _api_or_page(request, InternalError("Internal server error."), server_error(request))

@@ -1,37 +1,28 @@
 """DeepSeek-OCR served by vLLM, through its OpenAI-compatible Chat Completions API.
 
-One page per request, built exactly as DESIGN.md asks: the image as a data URL first, then the prompt, no system
-message, `temperature` 0, `skip_special_tokens` false, and the n-gram guard's arguments in `vllm_xargs`.
-
-One engine object serves a whole worker process and all its threads: it keeps one pooled HTTP client, a bound on
-the requests in flight (`max_inflight`), and the replicas with their in-flight counts. A replica is chosen least
-in-flight first; one that fails to connect or answers 5xx is skipped for `cooldown_s`.
+One page per request, built exactly as DESIGN.md asks (`inference.vllm_client.request_body`): the image as a data
+URL first, then the prompt, no system message, `temperature` 0, `skip_special_tokens` false, and the n-gram guard's
+arguments in `vllm_xargs`. The requests travel through `inference.vllm_client.VllmClient` (replicas, the in-flight
+bound, retries and cool-down); this module reads pages: long pages as strips, the ladder for a page that loops,
+the answer parsed into text and blocks, and the server's repetition guard checked before any page is sent.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-import httpx
 from PIL import Image
 
-from inference import cancel, deepseek_output, strips
-from inference.base import (
-    EngineError,
-    EngineUnavailable,
-    ModeSpec,
-    PageResult,
-    Usage,
-)
+from inference import deepseek_output, strips
+from inference.base import EngineError, EngineUnavailable, ModeSpec, PageResult, Usage
 from inference.images import EncodedImage, encode, encode_for_model
-from inference.vllm_guard import probe_guard, server_message, server_version
+from inference.vllm_client import Completion, VllmClient, request_body
+from inference.vllm_guard import probe_guard, server_version
 from inference.vllm_models import GuardVerdict, NGram, judge_server, page_token_cap, profile_for
 from inference.vllm_strips import extras, recognize_in_strips, rows_text
 
@@ -41,97 +32,6 @@ CONTEXT_TOKENS = 8192
 DEFAULT_MAX_TOKENS = 7000  # the prompt (an image is at most ~920 tokens) plus this stays inside 8192
 FALLBACK_PROMPT = "Free OCR."
 GUARD_RECHECK_S = 60.0
-
-
-class TerminalRequestError(EngineError):
-    """The server refused the request itself (a 4xx other than 429): sending it again cannot help."""
-
-
-@dataclass
-class Replica:
-    """One vLLM server: its base URL, requests in flight, when it may be tried again (monotonic seconds), failures in a
-    row.
-    """
-
-    base_url: str
-    inflight: int = 0
-    down_until: float = 0.0
-    failures: int = 0
-
-
-@dataclass
-class ReplicaPool:
-    """Least in-flight first among the healthy replicas; a failed one sits out `cooldown_s`."""
-
-    replicas: list[Replica]
-    cooldown_s: float = 10.0
-    clock: Callable[[], float] = time.monotonic
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @classmethod
-    def of(cls, urls: Sequence[str], cooldown_s: float = 10.0) -> ReplicaPool:
-        """A pool over `urls` (vLLM base URLs, trailing "/" dropped); raises ValueError when `urls` is empty."""
-        if not urls:
-            raise ValueError("At least one vLLM base URL is needed.")
-        return cls([Replica(u.rstrip("/")) for u in urls], cooldown_s=cooldown_s)
-
-    def acquire(self) -> Replica:
-        """The healthy replica with the fewest requests in flight (or, when all cool down, the first to come back);
-        counts it busy.
-        """
-        with self._lock:
-            now = self.clock()
-            healthy = [r for r in self.replicas if r.down_until <= now]
-            if healthy:
-                replica = min(healthy, key=lambda r: r.inflight)
-            else:  # all are cooling down: try the one that comes back first rather than fail outright
-                replica = min(self.replicas, key=lambda r: r.down_until)
-            replica.inflight += 1
-            return replica
-
-    def release(self, replica: Replica, *, ok: bool) -> None:
-        """Mark one request on `replica` done; a failure (`ok=False`) makes it sit out `cooldown_s` seconds."""
-        with self._lock:
-            replica.inflight -= 1
-            if ok:
-                replica.failures = 0
-                replica.down_until = 0.0
-            else:
-                replica.failures += 1
-                replica.down_until = self.clock() + self.cooldown_s
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One chat completion: the model's text, finish_reason ("stop", "length", …) and token usage."""
-
-    content: str
-    finish_reason: str
-    usage: Usage
-
-
-def request_body(
-    *, model: str, prompt: str, image: EncodedImage, max_tokens: int, ngram: NGram | None = None
-) -> dict[str, Any]:
-    """The exact Chat Completions body for one page (DESIGN.md, "Request"); `ngram` defaults to the model's."""
-    ngram = ngram or profile_for(model).ngram
-    data_url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
-    return {
-        "model": model,
-        "messages": [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "image_url", "image_url": {"url": data_url}},
-                    {"type": "text", "text": prompt},
-                ],
-            }
-        ],
-        "temperature": 0,
-        "max_tokens": max_tokens,
-        "skip_special_tokens": False,
-        "vllm_xargs": ngram.xargs(),
-    }
 
 
 class VllmEngine:
@@ -165,25 +65,21 @@ class VllmEngine:
         self.guard: GuardVerdict | None = None  # None until check_guard ran; then the last verdict
         self._guard_checked_at = 0.0
         self._guard_lock = threading.Lock()
-        self.pool = ReplicaPool.of(base_urls, cooldown_s=cooldown_s)
         self.max_tokens = max_tokens
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.backoff_max_s = backoff_max_s
         self.page_format = page_format
         self.max_inflight = max_inflight
-        self._slots = threading.BoundedSemaphore(max_inflight)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        limits = httpx.Limits(max_connections=max_inflight + 8, max_keepalive_connections=max_inflight + 8)
-        transport = httpx.HTTPTransport(limits=limits)
-        # Connections a cancelled job is waiting on are shut down (inference/cancel.py): vLLM aborts a request whose
-        # connection closes. httpx has no public hook for httpcore's network backend, so it is set on the pool.
-        transport._pool._network_backend = cancel.CancellableBackend()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=read_timeout_s),
-            transport=transport,
-            headers=headers,
+        self.client = VllmClient(
+            base_urls=base_urls,
+            max_inflight=max_inflight,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            backoff_max_s=backoff_max_s,
+            cooldown_s=cooldown_s,
+            api_key=api_key,
         )
+        self.pool = self.client.pool  # the replicas: `check_guard` probes each
 
     # --- the interface ------------------------------------------------------------------------------------------
     def supports(self, mode: ModeSpec) -> bool:
@@ -276,7 +172,7 @@ class VllmEngine:
             logger.warning("The CPU engine is not available for the last step of the ladder", exc_info=True)
             return None
 
-    # --- HTTP ---------------------------------------------------------------------------------------------------
+    # --- requests -----------------------------------------------------------------------------------------------
     def complete(
         self, *, prompt: str, image: EncodedImage, ngram: NGram | None = None, max_tokens: int | None = None
     ) -> Completion:
@@ -290,66 +186,14 @@ class VllmEngine:
             max_tokens=max_tokens or self.max_tokens,
             ngram=ngram or self.profile.ngram,
         )
-        with self._slots:
-            return self._post_with_retries(body)
+        return self.client.post_completion(body)
 
-    def _post_with_retries(self, body: dict[str, Any]) -> Completion:
-        last = ""
-        for attempt in range(self.retries + 1):
-            cancel.check()
-            if attempt:
-                delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
-                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-                cancel.check()
-            replica = self.pool.acquire()
-            ok = False
-            try:
-                response = self._client.post(f"{replica.base_url}/chat/completions", json=body)
-            except cancel.Cancelled:
-                ok = True  # the replica is healthy; the job no longer wants the answer
-                raise
-            except httpx.TransportError as exc:
-                last = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
-                logger.warning(
-                    "vLLM request to %s failed (%s), attempt %d", replica.base_url, type(exc).__name__, attempt + 1
-                )
-                continue
-            else:
-                if response.status_code == 200:
-                    ok = True
-                    return self._completion(response)
-                message = server_message(response)
-                if response.status_code == 429 or response.status_code >= 500:
-                    ok = response.status_code == 429  # busy is healthy; a 5xx replica sits out a while
-                    last = f"HTTP {response.status_code}"
-                    logger.warning(
-                        "vLLM at %s answered HTTP %s %s, attempt %d",
-                        replica.base_url,
-                        response.status_code,
-                        message,
-                        attempt + 1,
-                    )
-                    continue
-                ok = True
-                raise TerminalRequestError(f"The DeepSeek-OCR server refused the page: {message}")
-            finally:
-                self.pool.release(replica, ok=ok)
-        # The public message names no internal address: the job's owner sees it; the log above has the replica.
-        raise EngineUnavailable(f"The DeepSeek-OCR server did not answer after {self.retries + 1} tries ({last}).")
-
-    def _completion(self, response: httpx.Response) -> Completion:
-        try:
-            body = response.json()
-            choice = body["choices"][0]
-            content = choice["message"]["content"] or ""
-            usage = body.get("usage") or {}
-            return Completion(
-                content=content,
-                finish_reason=choice.get("finish_reason") or "stop",
-                usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
-            )
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise EngineError("The DeepSeek-OCR server sent an answer that is not a chat completion.") from exc
+    def wait_until_ready(self, *, timeout_s: float, poll_s: float = 2.0, log_every_s: float = 15.0) -> bool:
+        """Wait up to `timeout_s` seconds for a replica to list this engine's model (`VllmClient.wait_until_ready`);
+        False when none did by then."""
+        return self.client.wait_until_ready(
+            self.model_name, timeout_s=timeout_s, poll_s=poll_s, log_every_s=log_every_s
+        )
 
     # --- parsing ------------------------------------------------------------------------------------------------
     def _page(self, completion: Completion, image: Image.Image, mode: ModeSpec, width: int, height: int) -> PageResult:
@@ -369,41 +213,6 @@ class VllmEngine:
             extra=extras(mode.output_kind, text, parsed.blocks),
         )
 
-    # --- health -------------------------------------------------------------------------------------------------
-    def served_models(self, base_url: str) -> list[str]:
-        """Model ids served at `base_url` (GET /models, 5 s timeout); raises httpx.HTTPError on failure."""
-        response = self._client.get(f"{base_url}/models", timeout=5.0)
-        response.raise_for_status()
-        return [m.get("id", "") for m in response.json().get("data", [])]
-
-    def wait_until_ready(self, *, timeout_s: float, poll_s: float = 2.0, log_every_s: float = 15.0) -> bool:
-        """Wait for a replica to list the model on `/v1/models`. A server still loading weights refuses connections
-        or answers 503; that is reported as cold-starting, once every `log_every_s`."""
-        deadline = time.monotonic() + timeout_s
-        next_log = 0.0
-        while True:
-            problems = []
-            for replica in self.pool.replicas:
-                try:
-                    models = self.served_models(replica.base_url)
-                except (httpx.HTTPError, ValueError) as exc:
-                    problems.append(f"{replica.base_url} ({type(exc).__name__})")
-                    continue
-                if self.model_name in models:
-                    logger.info("vLLM at %s serves %s; ready", replica.base_url, self.model_name)
-                    return True
-                problems.append(f"{replica.base_url} serves {models}, not {self.model_name!r}")
-            now = time.monotonic()
-            if now >= deadline:
-                logger.error("The DeepSeek-OCR server is still not ready: %s", "; ".join(problems))
-                return False
-            if now >= next_log:
-                logger.warning(
-                    "Waiting for the DeepSeek-OCR server: it is cold-starting or unreachable: %s", "; ".join(problems)
-                )
-                next_log = now + log_every_s
-            time.sleep(poll_s)
-
     # --- the repetition guard -------------------------------------------------------------------------------
     def check_guard(self) -> GuardVerdict:
         """Read each replica's `/version` and probe its n-gram processor; the verdict is kept and logged, and
@@ -412,8 +221,8 @@ class VllmEngine:
         for replica in self.pool.replicas:
             verdict = judge_server(
                 model=self.model_name,
-                version=server_version(self._client, replica.base_url),
-                probe_refused=probe_guard(self._client, replica.base_url, self._probe_body()),
+                version=server_version(self.client.http, replica.base_url),
+                probe_refused=probe_guard(self.client.http, replica.base_url, self._probe_body()),
             )
             verdicts.append(verdict)
             if verdict.ok:
@@ -447,4 +256,4 @@ class VllmEngine:
 
     def close(self) -> None:
         """Close the HTTP client."""
-        self._client.close()
+        self.client.close()

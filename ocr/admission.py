@@ -2,7 +2,7 @@
 
 Per web process and engine: `slots` calls run the engine at once (`DEEPREAD_SYNC_CONCURRENCY`), at most `queue`
 more wait for a slot (`DEEPREAD_SYNC_QUEUE`), each for at most `wait_s` (`DEEPREAD_SYNC_QUEUE_TIMEOUT_S`). A call
-beyond that is refused at once with `503 engine_unavailable` and `Retry-After`, spending nothing.
+beyond that is refused at once with `EngineBusy` (503 `engine_unavailable`, `Retry-After`), spending nothing.
 
 The refusal happens before a thread is spent: `EngineAdmission` (ASGI, in front of Django) admits `POST /v1/ocr`
 on the event loop and hands the ticket to the view's thread through a context variable; the service uses that
@@ -21,13 +21,21 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from core.asgi_guard import send_error
+from core.errors import ServiceUnavailable
 
 BUSY_RETRY_AFTER_S = 2
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("engine_ticket", default=None)
 
 
-class EngineBusy(Exception):
-    """No room: every slot runs and the queue is full, or a slot did not free up within the wait."""
+class EngineBusy(ServiceUnavailable):
+    """No room: every slot runs and the queue is full, or a slot did not free up within the wait: 503
+    `engine_unavailable`, retry after BUSY_RETRY_AFTER_S seconds."""
+
+    code = "engine_unavailable"
+    retry_after = BUSY_RETRY_AFTER_S
+
+    def __init__(self, message: str = "The OCR engine is busy; retry shortly.") -> None:
+        super().__init__(message)
 
 
 @dataclass
@@ -126,10 +134,7 @@ class EngineAdmission:
             return
         ticket = engine_gate().try_admit()
         if ticket is None:
-            await send_error(
-                send, scope, 503, "engine_unavailable", "The OCR engine is busy; retry shortly.",
-                headers=((b"retry-after", str(BUSY_RETRY_AFTER_S).encode()),),
-            )  # fmt: skip
+            await send_error(send, scope, EngineBusy())
             return
         token = _ticket.set(ticket)
         try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import DatabaseError
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -22,12 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
-from core.api_errors import RETRY_AFTER_S, database_unavailable
-from core.errors import ApplicationError
+from core.api_errors import translated
+from core.error_formats import openai_body, retry_headers
+from core.errors import ApplicationError, InternalError, InvalidInput, RateLimited
 from core.parsers import CappedJSONParser
 from ocr import mistral, mistral_schema
 from ocr import services as ocr_services
-from ocr.inputs import OcrError
 from ocrjobs import idempotency
 from ocrjobs.usage import usage_record
 
@@ -35,86 +34,78 @@ logger = logging.getLogger(__name__)
 FIELDS = {"image", "image_type", "model", "return_image", "mode", "pages"}
 
 
-def error_response(exc: OcrError) -> Response:
+def error_response(exc: ApplicationError) -> Response:
     """The `{"error": {message, type, param, code}}` response for `exc`, with Retry-After (seconds) when it has one."""
-    body = {"error": {"message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}}
-    response = Response(body, status=exc.status)
-    if exc.retry_after:
-        response["Retry-After"] = str(exc.retry_after)
-    return response
+    return Response(openai_body(exc), status=exc.status_code, headers=retry_headers(exc) or None)
 
 
-def openai_exception_handler(exc: Exception, context: dict) -> Response:
-    """Turn any error on /v1/ocr into the OpenAI error shape: throttling 429, auth 401, bad JSON 400,
-    wrong media type 415, method 405, application errors by their status; others go to DRF's handler.
-    """
-    if isinstance(exc, OcrError):
-        return error_response(exc)
+def _protocol_error(exc: exceptions.APIException) -> ApplicationError:
+    """DRF's own refusals (authentication, throttling, parsing, media type, method) as family members, in the
+    words /v1 clients get; the status stays DRF's."""
     if isinstance(exc, exceptions.Throttled):
-        wait = int(exc.wait or 1)
-        return error_response(
-            OcrError(429, "rate_limit_exceeded", "Too many requests for this API key; slow down.",
-                          kind="rate_limit_error", retry_after=max(1, wait))
-        )  # fmt: skip
+        return RateLimited("Too many requests for this API key; slow down.", retry_after=max(1, int(exc.wait or 1)))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         message = (
             "Invalid or revoked API key."
             if isinstance(exc, exceptions.AuthenticationFailed)
-            else ("No API key: send Authorization: Bearer <key>.")
+            else "No API key: send Authorization: Bearer <key>."
         )
-        response = error_response(OcrError(401, "invalid_api_key", message, kind="authentication_error"))
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
-        return response
+        error = ApplicationError(message, code="invalid_api_key")
+        error.status_code = 401
+        return error
     if isinstance(exc, exceptions.ParseError):
         detail = str(exc.detail)
         if not detail.startswith("The body is not valid JSON"):
             detail = f"The body is not valid JSON: {detail}"
-        return error_response(OcrError(400, "invalid_parameter", detail))
-    if isinstance(exc, exceptions.UnsupportedMediaType):
-        return error_response(OcrError(415, "invalid_parameter", "Send the body as application/json."))
-    if isinstance(exc, exceptions.MethodNotAllowed):
-        return error_response(OcrError(405, "invalid_parameter", str(exc.detail)))
-    if isinstance(exc, ApplicationError):
-        return error_response(OcrError(exc.status_code, exc.code, exc.message, exc.param))
-    if isinstance(exc, DatabaseError) and database_unavailable(exc):
-        return error_response(
-            OcrError(503, "service_unavailable", "The service is briefly unavailable (database); retry shortly.",
-                          kind="server_error", retry_after=RETRY_AFTER_S)
-        )  # fmt: skip
+        error = InvalidInput(detail)
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        error = InvalidInput("Send the body as application/json.")
+    else:  # MethodNotAllowed and any other DRF refusal
+        error = InvalidInput(str(exc.detail))
+    error.status_code = exc.status_code
+    return error
+
+
+def openai_exception_handler(exc: Exception, context: dict) -> Response:
+    """Turn any error on /v1/ocr and /v1/models into the OpenAI error shape: the `core.errors` family by its
+    status, DRF's refusals as `_protocol_error` words them (throttling 429, auth 401 with WWW-Authenticate, bad
+    JSON 400, media type 415, method 405), a lost database 503; anything else is logged and answered 500."""
+    exc = translated(exc)
     if isinstance(exc, exceptions.APIException):
-        return error_response(OcrError(exc.status_code, "invalid_parameter", str(exc.detail)))
-    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
-    return error_response(OcrError(500, "server_error", "Internal server error.", kind="server_error"))
+        response = error_response(_protocol_error(exc))
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if not isinstance(exc, ApplicationError):
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        exc = InternalError("Internal server error.")
+    return error_response(exc)
 
 
 class OcrBodyParser(CappedJSONParser):
-    """The same capped reading, with /v1/ocr's larger cap (images travel inline) and its OpenAI-format error."""
+    """The same capped reading (TooLarge past the cap), with /v1/ocr's larger cap: images travel inline."""
 
     cap_setting = "DEEPREAD_SYNC_MAX_BODY_BYTES"
     empty_body = b"null"
 
-    def too_large(self, cap: int) -> Exception:
-        """The 413 `image_too_large` error for a body over `cap` bytes."""
-        return OcrError(413, "image_too_large", f"The request body is larger than {cap:,} bytes.")
-
 
 def _validated(data: Any) -> ocr_services.OcrRequest:
+    """The OpenAI-style body checked into an OcrRequest. Raises InvalidInput (400) naming the field at fault."""
     if not isinstance(data, dict):
-        raise OcrError(400, "invalid_parameter_type", "The body must be a JSON object.")
+        raise InvalidInput("The body must be a JSON object.", code="invalid_parameter_type")
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        raise OcrError(400, "invalid_parameter", f"Unrecognized request argument: {unknown[0]}.", unknown[0])
+        raise InvalidInput(f"Unrecognized request argument: {unknown[0]}.", param=unknown[0])
     if "image" not in data or data["image"] is None or data["image"] == "":
-        raise OcrError(400, "parameter_missing", "The image parameter is required.", "image")
+        raise InvalidInput("The image parameter is required.", code="parameter_missing", param="image")
     expected = {"image": str, "image_type": str, "model": str, "mode": str, "return_image": bool, "pages": str}
     for name, kind in expected.items():
         if name in data and data[name] is not None and not isinstance(data[name], kind):
-            raise OcrError(
-                400, "invalid_parameter_type", f"{name} must be a {kind.__name__.replace('str', 'string')}.", name
-            )
+            message = f"{name} must be a {kind.__name__.replace('str', 'string')}."
+            raise InvalidInput(message, code="invalid_parameter_type", param=name)
     image_type = data.get("image_type") or "url"
     if image_type not in ("url", "base64"):
-        raise OcrError(400, "invalid_parameter", "image_type must be 'url' or 'base64'.", "image_type")
+        raise InvalidInput("image_type must be 'url' or 'base64'.", param="image_type")
     return ocr_services.OcrRequest(
         image=data["image"],
         image_type=image_type,
@@ -126,17 +117,17 @@ def _validated(data: Any) -> ocr_services.OcrRequest:
 
 
 def dialect_exception_handler(exc: Exception, context: dict) -> Response:
-    """OpenAI's error format, or Mistral's once the body has shown it is Mistral's (errors before the body is read,
-    such as a missing key or the burst limit, are in OpenAI's format)."""
+    """OpenAI's error format, or Mistral's (`ocr.mistral.error_body`) for a request in Mistral's dialect."""
     response = openai_exception_handler(exc, context)
     request = context.get("request")
     if getattr(request, "ocr_dialect", None) == "mistral" and isinstance(response.data, dict):
-        error = response.data.get("error") or {}
-        response.data = {"object": "error", **error}
+        response.data = mistral.error_body(response.data)
     return response
 
 
 class OpenAIStyleView(QuotaHeadersAPIView):
+    """The /v1 views: quota headers on every answer, errors in the request's dialect (`dialect_exception_handler`)."""
+
     def get_exception_handler(self):
         """Errors answered in the request's dialect (OpenAI or Mistral)."""
         return dialect_exception_handler
@@ -194,6 +185,8 @@ OCR_EXAMPLES = [
 
 
 class OcrApi(OpenAIStyleView):
+    """POST /v1/ocr in both dialects; the body is read (capped) before authentication to tell them apart."""
+
     parser_classes = [OcrBodyParser]
 
     @extend_schema_serializer(component_name="OcrRequest")
@@ -223,6 +216,28 @@ class OcrApi(OpenAIStyleView):
             {"prompt_tokens": serializers.IntegerField(), "completion_tokens": serializers.IntegerField(),
              "total_tokens": serializers.IntegerField()},
         )  # fmt: skip
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Tell the dialect from the body before authentication, permissions and throttling run, so that their
+        refusals (a missing or bad API key 401, the burst limit 429) come in the caller's dialect too.
+
+        The body is already in memory (the server read it, capped by `core.bodylimit`) and parsing it is C-speed
+        JSON, so an unauthenticated caller costs one parse of at most DEEPREAD_SYNC_MAX_BODY_BYTES. A body that does
+        not parse (or is past the cap) is refused after those checks, as before: authentication errors come first.
+        Refusals made before Django runs (the ASGI body guard's 408/413, engine admission's 503) cannot know the
+        dialect without reading the body on the event loop, and stay in OpenAI's shape.
+        """
+        try:
+            data = request.data
+        except Exception as exc:  # raised again below, after authentication: a bad key is still a 401
+            deferred: Exception | None = exc
+        else:
+            deferred = None
+            if mistral.is_mistral_body(data):
+                request.ocr_dialect = "mistral"
+        super().initial(request, *args, **kwargs)
+        if deferred is not None:
+            raise deferred
 
     @extend_schema(
         operation_id="ocr_create",
@@ -256,11 +271,9 @@ class OcrApi(OpenAIStyleView):
                   mistral_schema.ERROR_EXAMPLE],
     )  # fmt: skip
     def post(self, request: Request) -> Response:
-        """POST /v1/ocr: read an image or document now (OpenAI or Mistral body); replayed for a repeated Idempotency-
-        Key.
+        """POST /v1/ocr: read an image or document now (OpenAI or Mistral body, told apart in `initial`); replayed
+        for a repeated Idempotency-Key.
         """
-        if mistral.is_mistral_body(request.data):
-            request.ocr_dialect = "mistral"
         return idempotency.run(request, endpoint="v1-ocr", handler=lambda: self._ocr(request))
 
     def _ocr(self, request: Request) -> Response:
@@ -277,6 +290,8 @@ class OcrApi(OpenAIStyleView):
 
 
 class ModelListApi(OpenAIStyleView):
+    """GET /v1/models."""
+
     @extend_schema(
         operation_id="models_list",
         responses={

@@ -29,11 +29,11 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import User
+from core.errors import ApplicationError, InvalidInput, TooLarge
 from inference.base import Block, PageResult
 from inference.documents import PageImage
 from inference.images import FIGURE_LABELS, crop_figures
 from ocr import services as ocr_services
-from ocr.inputs import OcrError
 
 FIELDS = {
     "model", "document", "pages", "include_image_base64", "image_limit", "image_min_size", "table_format",
@@ -67,9 +67,10 @@ def is_mistral_body(data: Any) -> bool:
     return isinstance(data, dict) and "document" in data and "image" not in data
 
 
-def error_body(exc: OcrError) -> dict[str, Any]:
-    """Mistral's error object for an OcrError."""
-    return {"object": "error", "message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.code}
+def error_body(openai_error: dict[str, Any]) -> dict[str, Any]:
+    """Mistral's error object `{"object": "error", "message", "type", "param", "code"}` for the same error in
+    OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`, `core.error_formats.openai_body`)."""
+    return {"object": "error", **(openai_error.get("error") or {})}
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class MistralRequest:
     include_blocks: bool = True
 
 
-def _bad(message: str, param: str, code: str = "invalid_parameter") -> OcrError:
-    return OcrError(400, code, message, param)
+def _bad(message: str, param: str, code: str = "invalid_parameter") -> InvalidInput:
+    return InvalidInput(message, code=code, param=param)
 
 
 def _typed(data: dict, name: str, kind: type | tuple[type, ...], label: str) -> Any:
@@ -98,7 +99,7 @@ def _typed(data: dict, name: str, kind: type | tuple[type, ...], label: str) -> 
 
 
 def parse_request(data: dict[str, Any]) -> MistralRequest:
-    """Check a Mistral-dialect body. Raises OcrError (400) naming the field at fault."""
+    """Check a Mistral-dialect body (a JSON object). Raises InvalidInput (400) naming the field at fault."""
     unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise _bad(f"Unrecognized request argument: {unknown[0]}.", unknown[0])
@@ -172,22 +173,22 @@ def _pages(value: Any) -> tuple[int, ...] | None:
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_mistral(*, user: User, req: MistralRequest) -> ocr_services.OcrOutcome:
     """Recognise the document's selected pages now and answer in Mistral's `OCRResponse` shape. Same order of
-    checks as `ocr_services.ocr_sync` (mode, document, model, quota, engine). Raises OcrError."""
+    checks as `ocr_services.ocr_sync` (mode, document, model, quota, engine), and the same errors (`core.errors`
+    members; those about the file name `document`, those about the page selection `pages`)."""
     spec = ocr_services.servable_mode(user=user, name=MODE)
     try:
         data = ocr_services.load_image_bytes(ocr_services.OcrRequest(image=req.source, image_type="url"))
-    except OcrError as exc:
-        raise OcrError(exc.status, exc.code, exc.message, "document", kind=exc.kind) from exc
+    except ApplicationError as exc:
+        raise exc.with_param("document") from exc
     info = ocr_services.inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="document")
     selected = req.pages or tuple(range(info.page_count))
     if selected[-1] >= info.page_count:
         raise _bad(f"The document has {info.page_count} pages (0 to {info.page_count - 1}).", "pages")
     if len(selected) > settings.DEEPREAD_SYNC_MAX_PAGES:
         limit = settings.DEEPREAD_SYNC_MAX_PAGES
-        raise OcrError(
-            413, "image_too_large", f"{len(selected)} pages asked for; the limit is {limit} a call: choose with pages.",
-            "pages",
-        )  # fmt: skip
+        raise TooLarge(
+            f"{len(selected)} pages asked for; the limit is {limit} a call: choose with pages.", param="pages"
+        )
     model = _resolve_model(req.model)
     builder = _PageBuilder(req, info.kind)
     skip = frozenset(range(1, info.page_count + 1)) - {i + 1 for i in selected}

@@ -16,10 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 def worker_engine():
+    """This process's engine (`inference.registry`): `DEEPREAD_ENGINE` with `engine_options()`, loaded on first use
+    and kept for the life of the process. Raises EngineError when the engine cannot be built (vLLM not set up)."""
     return get_engine(settings.DEEPREAD_ENGINE, **engine_options())
 
 
 def engine_options() -> dict[str, object]:
+    """Keyword options for `inference.registry.get_engine`, from the settings: for the CPU engine its ONNX threads
+    (cores / `DEEPREAD_WORKER_CONCURRENCY`, at least 1), for vLLM `vllm_engine_options()`."""
     if settings.DEEPREAD_ENGINE == "rapidocr":
         cores = os.cpu_count() or 1
         return {"threads": max(1, cores // settings.DEEPREAD_WORKER_CONCURRENCY)}

@@ -36,16 +36,16 @@ from accounts.models import User
 from accounts.quota import QuotaStatus
 from accounts.quota_holds import quota_hold_create, quota_hold_release
 from accounts.services import quota_consume, quota_require
-from core.errors import ApplicationError, InvalidInput, QuotaExceeded
+from core.errors import InvalidInput, NotFound, ServiceUnavailable, TooLarge
 from inference.annotate import annotate_png
-from inference.base import Engine, EngineError, InputUnreadable, ModeSpec, PageResult, Usage
-from inference.documents import DocumentInfo, InputError, PageImage, inspect_document
+from inference.base import Engine, EngineError, ModeSpec, PageResult, Usage
+from inference.documents import DocumentInfo, InputError, PageImage
 from inference.oneshot import recognize_pages
 from inference.procpool import EngineProcessPool
 from inference.registry import get_engine
-from ocr.admission import BUSY_RETRY_AFTER_S, EngineBusy, engine_gate
+from ocr.admission import engine_gate
+from ocr.engine_errors import from_engine_error, inspect_upload
 from ocr.inputs import (  # re-exported: callers name them through ocr.services
-    OcrError,
     OcrRequest,
     inspect_input,
     load_image_bytes,
@@ -108,12 +108,12 @@ def model_list() -> list[dict[str, Any]]:
 def resolve_model(name: str | None) -> str:
     """The served model for a requested name (None, the name itself, or an alias).
 
-    Raises OcrError 404 `model_not_found` for any other name.
+    Raises NotFound (404 `model_not_found`, param `model`) for any other name.
     """
     served = served_model()
     if name is None or name == served or model_aliases().get(name) == served:
         return served
-    raise OcrError(404, "model_not_found", f"The model {name!r} does not exist on this server.", "model")
+    raise NotFound(f"The model {name!r} does not exist on this server.", code="model_not_found", param="model")
 
 
 # --- the engine, loaded once per web process ----------------------------------------------------------------------
@@ -187,50 +187,44 @@ def wait_until_loaded(timeout: float = 120.0) -> bool:
     return _runner is not None
 
 
+LOADING_RETRY_AFTER_S = 5
+
+
 def _ready_runner() -> InThreadRunner | EngineProcessPool:
+    """The loaded engine runner; ServiceUnavailable (503 `engine_unavailable`, retry after 5 s) while it loads."""
     if _runner is not None:
         return _runner
     warm_in_background()
-    raise OcrError(
-        503,
-        "engine_unavailable",
+    raise ServiceUnavailable(
         "The OCR engine is still loading; retry in a few seconds.",
-        kind="server_error",
-        retry_after=5,
-    )
-
-
-def _busy() -> OcrError:
-    return OcrError(
-        503,
-        "engine_unavailable",
-        "The OCR engine is busy; retry shortly.",
-        kind="server_error",
-        retry_after=BUSY_RETRY_AFTER_S,
+        code="engine_unavailable",
+        retry_after=LOADING_RETRY_AFTER_S,
     )
 
 
 # --- the call -----------------------------------------------------------------------------------------------------
 def ocr_sync(*, user: User, req: OcrRequest) -> OcrOutcome:
     """Recognise one image (or a short PDF) now. Order: mode, image (fetched, decoded, inspected), model name,
-    quota, engine, so a bad image gets its own error whatever model it names. Raises OcrError."""
+    quota, engine, so a bad image gets its own error whatever model it names. Returns the `ocr.completion` body
+    (API.md §2) and the quota after the call.
+
+    Raises InvalidInput (400) for a bad mode, page list, image or base64; TooLarge (413) past the upload, pixel or
+    page limits; NotFound (404 `model_not_found`); QuotaExceeded (403); ServiceUnavailable (503) while the engine
+    loads or is busy; InternalError (500) when the engine fails. Nothing is spent unless the engine ran.
+    """
     spec = servable_mode(user=user, name=req.mode or "ocr")
-    try:
-        asked = parse_pages(req.pages)
-    except InvalidInput as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
+    asked = parse_pages(req.pages)  # InvalidInput naming `pages`
     data = load_image_bytes(req)
     info = inspect_input(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES if asked else settings.DEEPREAD_SYNC_MAX_PAGES)
     try:
         wanted = select_pages(req.pages, info.page_count)
     except InputError as exc:
-        raise OcrError(400, "invalid_parameter", exc.message, "pages") from exc
+        raise InvalidInput(exc.message, param="pages") from exc
     if len(wanted) > settings.DEEPREAD_SYNC_MAX_PAGES:
-        raise OcrError(
-            413, "image_too_large",
+        raise TooLarge(
             f"{len(wanted)} pages asked for; /v1/ocr reads at most {settings.DEEPREAD_SYNC_MAX_PAGES} per call.",
-            "pages",
-        )  # fmt: skip
+            param="pages",
+        )
     skip = frozenset(range(1, info.page_count + 1)).difference(wanted)
     model = resolve_model(req.model)
     texts, usage, finish, annotated = [], Usage(), "stop", None
@@ -275,30 +269,22 @@ def ocr_pages(
     """Spend one request of `user`'s quota and recognise the pages of an already inspected file, calling
     `on_page(page, result)` for each in order (page numbers from 1; those in `skip` are left out) while the engine
     slot is held, so page images need not outlive the call. An engine failure gives the request back.
-    Raises OcrError: 403 quota, 503 engine loading or busy, 400 unreadable pixels, 500 engine error."""
+    Raises QuotaExceeded (403), ServiceUnavailable (503: the engine loading, EngineBusy, a retryable engine
+    failure), InvalidInput (400, unreadable pixels, naming `param`) and InternalError (500, an engine error)."""
     now = timezone.now()
-    try:
-        if _runner is None:
-            quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
-        runner = _ready_runner()
-    except QuotaExceeded as exc:
-        raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
-    try:
-        with engine_gate().admitted_call():  # a slot first, so a busy engine spends nothing
-            try:
-                with transaction.atomic():
-                    quota = quota_consume(user=user, now=now)
-                    hold = quota_hold_create(user=user, now=now)
-            except QuotaExceeded as exc:
-                raise OcrError(403, "quota_exceeded", exc.message, kind="insufficient_quota") from exc
-            try:
-                _run(runner, spec, data, info, on_page=on_page, skip=skip, param=param)
-            except BaseException:
-                quota_hold_release(hold_id=hold.pk, refund=True)
-                raise
-            quota_hold_release(hold_id=hold.pk, refund=False)
-    except EngineBusy:
-        raise _busy() from None
+    if _runner is None:
+        quota_require(user=user, now=now)  # an exhausted quota is a 403 even while the engine loads
+    runner = _ready_runner()
+    with engine_gate().admitted_call():  # a slot first, so a busy engine spends nothing
+        with transaction.atomic():
+            quota = quota_consume(user=user, now=now)
+            hold = quota_hold_create(user=user, now=now)
+        try:
+            _run(runner, spec, data, info, on_page=on_page, skip=skip, param=param)
+        except BaseException:
+            quota_hold_release(hold_id=hold.pk, refund=True)
+            raise
+        quota_hold_release(hold_id=hold.pk, refund=False)
     return quota
 
 
@@ -308,14 +294,8 @@ def _run(runner, spec: ModeSpec, data: bytes, info: DocumentInfo, *, on_page: Pa
         pages = runner.run(
             data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, skip=skip
         )
-    except InputUnreadable as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
-    except EngineError as exc:
-        if exc.retryable:
-            raise OcrError(503, "engine_unavailable", exc.message, kind="server_error", retry_after=10) from exc
-        raise OcrError(500, "server_error", exc.message, kind="server_error") from exc
-    except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, param) from exc
+    except (EngineError, InputError) as exc:
+        raise from_engine_error(exc, param=param) from exc
     for page, result in pages:
         on_page(page, result)
 
@@ -334,32 +314,25 @@ class Preview:
 
 def ocr_preview(*, prompt: str, output_kind: str, data: bytes) -> Preview:
     """Run a prompt on a sample image for the prompt editor: the first page only, no job, no quota (the preview
-    is rate-limited by its view instead). Raises OcrError like the synchronous endpoint."""
+    is rate-limited by its view instead). `data` is the sample file's bytes.
+
+    Raises InvalidInput (400: an output kind this engine cannot serve, a file it cannot read), TooLarge (413, past
+    the upload or pixel limits), ServiceUnavailable (503, the engine loading or busy, a retryable engine failure)
+    and InternalError (500, an engine error), like the synchronous endpoint."""
     spec = ModeSpec("preview", "Preview", "", prompt, output_kind)
     try:
         check_mode_servable(spec)
-    except ApplicationError as exc:
-        raise OcrError(400, "unsupported_capability", exc.message, "output_kind") from exc
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise OcrError(413, "image_too_large", "The sample is larger than the upload limit.", "image")
-    try:
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
-        )
-    except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, code="unsupported_capability", param="output_kind") from exc
+    info = inspect_upload(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="image", noun="sample")
     runner = _ready_runner()
     try:
         with engine_gate().admitted_call():
             pages = runner.run(
                 data, info, spec, dpi=settings.DEEPREAD_PDF_DPI, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=1
             )
-    except EngineBusy:
-        raise _busy() from None
-    except InputError as exc:
-        raise OcrError(400, "unsupported_image_format", exc.message, "image") from exc
-    except EngineError as exc:
-        raise OcrError(503, "engine_unavailable", exc.message, kind="server_error") from exc
+    except (EngineError, InputError) as exc:
+        raise from_engine_error(exc, param="image") from exc
     ((page, result),) = pages
     note = ""
     if settings.DEEPREAD_ENGINE != "vllm":

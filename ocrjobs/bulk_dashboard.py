@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError
+from core.page_errors import flash
 from ocrjobs.bulk import jobs_bulk_apply
 
 
@@ -35,10 +36,8 @@ def jobs_bulk(request: HttpRequest) -> HttpResponse:
     ids = [only] if only else request.POST.getlist("ids")
     try:
         outcome = jobs_bulk_apply(user=request.user, action=request.POST.get("action", ""), job_ids=ids)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     except ApplicationError as exc:
-        messages.error(request, exc.message)
+        flash(request, exc)  # Http404 for a job that is not the user's
         return _back(request)
     level = messages.success if outcome.done and not outcome.stopped else messages.warning
     level(request, outcome.summary())

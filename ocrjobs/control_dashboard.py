@@ -6,20 +6,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError
+from core.page_errors import flash
 from ocrjobs import control, webhooks
 from ocrjobs.control_models import WEBHOOK_EVENTS
 from ocrjobs.models import WebhookDelivery, WebhookEndpoint
-
-
-def _fail(request: HttpRequest, exc: ApplicationError) -> None:
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message) from exc
-    messages.error(request, exc.message)
 
 
 @login_required
@@ -30,7 +25,7 @@ def job_cancel(request: HttpRequest, job_id) -> HttpResponse:
         control.job_cancel(user=request.user, job_id=job_id)
         messages.success(request, "The job was cancelled.")
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
     return redirect("job-detail", job_id=job_id)
 
 
@@ -41,7 +36,7 @@ def job_delete(request: HttpRequest, job_id) -> HttpResponse:
     try:
         control.job_delete(user=request.user, job_id=job_id)
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
         return redirect("job-detail", job_id=job_id)
     messages.success(request, "The job and its files were deleted.")
     return redirect("jobs")
@@ -54,7 +49,7 @@ def job_rerun(request: HttpRequest, job_id) -> HttpResponse:
     try:
         rerun = control.job_rerun(user=request.user, job_id=job_id, require_unsuccessful=False)
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
         return redirect("job-detail", job_id=job_id)
     return redirect("job-detail", job_id=rerun.job.pk)
 
@@ -89,7 +84,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
             description=request.POST.get("description", ""),
         )
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
         return redirect("webhooks-page")
     request.session["webhook_secret"] = secret  # shown once, on the next page
     return redirect("webhooks-page")
@@ -102,7 +97,7 @@ def webhook_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
     try:
         webhooks.endpoint_delete(user=request.user, endpoint_id=endpoint_id)
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
     return redirect("webhooks-page")
 
 
@@ -114,7 +109,7 @@ def webhook_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
         webhooks.redeliver(user=request.user, delivery_id=delivery_id)
         messages.success(request, "Sent again.")
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
     return redirect("webhooks-page")
 
 
@@ -138,5 +133,5 @@ def retention(request: HttpRequest) -> HttpResponse:
     except ValueError:
         messages.error(request, "Retention is a whole number of days, or empty to keep everything.")
     except ApplicationError as exc:
-        _fail(request, exc)
+        flash(request, exc)
     return redirect("webhooks-page")

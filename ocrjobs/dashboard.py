@@ -22,6 +22,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError, NotFound
+from core.page_errors import json_refusal, not_found_page
 from core.rendering import markdown_html
 from inference.documents import ALLOWED_CONTENT_TYPES
 from inference.layout import csv_text
@@ -38,10 +39,12 @@ STATUSES = ["pending", "processing", "completed", "failed", "cancelled"]
 
 
 def _job(request: HttpRequest, job_id) -> object:
+    """The logged-in user's job `job_id`; Http404 when it is not theirs."""
     try:
         return selectors.job_get(user=request.user, job_id=job_id)
     except NotFound as exc:
-        raise Http404(exc.message) from exc
+        not_found_page(exc)
+        raise
 
 
 def _modes(request: HttpRequest) -> list[dict]:
@@ -78,21 +81,17 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def upload_ticket(request: HttpRequest) -> JsonResponse:
-    """One file in one mode: checks first (type, size, mode, quota), then a job and its signed upload URL."""
+    """One file in one mode: checks first (size and type as the client declares them, mode, quota: the services'
+    own checks and words), then a job and its signed upload URL. Refusals are `{"error": message}` with the
+    error's status (`core.page_errors.json_refusal`)."""
     filename = request.POST.get("filename", "")
     content_type = request.POST.get("content_type", "")
     try:
         size = int(request.POST.get("size", "0"))
     except ValueError:
         size = 0
-    if size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        limit = settings.DEEPREAD_MAX_UPLOAD_BYTES // (1024 * 1024)
-        return JsonResponse({"error": f"{filename} is larger than the {limit} MB limit."}, status=413)
-    if size <= 0:
-        return JsonResponse({"error": f"{filename} is empty."}, status=400)
-    if not content_type or content_type not in ALLOWED_CONTENT_TYPES:
-        return JsonResponse({"error": f"{filename}: only PNG, JPEG, BMP, TIFF and PDF files can be read."}, status=400)
     try:
+        services.upload_declared_check(size=size, content_type=content_type)
         ticket = services.job_create(
             user=request.user,
             mode=request.POST.get("mode") or None,
@@ -102,7 +101,7 @@ def upload_ticket(request: HttpRequest) -> JsonResponse:
             force_ocr=request.POST.get("force_ocr") == "1",
         )
     except ApplicationError as exc:
-        return JsonResponse({"error": exc.message}, status=exc.status_code)
+        return json_refusal(exc)
     return JsonResponse(
         {
             "job_id": str(ticket.job.id),

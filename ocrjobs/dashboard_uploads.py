@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import quota_status
 from core.errors import NotFound
+from core.page_errors import json_refusal
 from ocrjobs import selectors
 from ocrjobs.abandon import job_upload_abandon
 
@@ -31,7 +32,7 @@ def upload_abandon(request: HttpRequest, job_id) -> JsonResponse:
     try:
         job = job_upload_abandon(user=request.user, job_id=job_id, reason=request.POST.get("reason", ""))
     except NotFound as exc:
-        return JsonResponse({"error": exc.message}, status=404)
+        return json_refusal(exc)
     return JsonResponse(_state(job) | {"remaining": quota_status(user=request.user).remaining})
 
 
@@ -42,7 +43,7 @@ def job_state(request: HttpRequest, job_id) -> JsonResponse:
     try:
         job = selectors.job_get(user=request.user, job_id=job_id)
     except NotFound as exc:
-        return JsonResponse({"error": exc.message}, status=404)
+        return json_refusal(exc)
     return JsonResponse(_state(job))
 
 
@@ -68,7 +69,7 @@ def upload_duplicates(request: HttpRequest) -> JsonResponse:
             modes=request.GET.getlist("mode"),
         )
     except InvalidInput as exc:
-        return JsonResponse({"error": exc.message}, status=400)
+        return json_refusal(exc)
     body = {
         mode: {
             "job_id": str(d.job_id),

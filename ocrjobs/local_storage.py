@@ -1,11 +1,14 @@
 """Local storage endpoints: DeepRead stands in for S3's signed PUT, POST form and GET.
 
-They are authenticated by their signature alone (no API key), answer errors as {"detail": ...} and read uploads
-with the size cap enforced while reading, so an oversized body is never held whole.
+They are authenticated by their signature alone (no API key) and read uploads with the size cap enforced while
+reading, so an oversized body is never held whole. Every refusal is a `core.errors` member (InvalidSignature 403,
+TooLarge 413, BodyCutOff and InvalidInput 400, the upload service's NotFound/Conflict, StorageFault 503), mapped
+once, by `_answers_errors`, to `{"detail": message}` with its status.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import io
 import logging
@@ -23,7 +26,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import parsers
-from core.errors import ApplicationError
+from core.error_formats import detail_body, retry_headers
+from core.errors import ApplicationError, BodyCutOff, InvalidInput, NotFound, PermissionDenied, TooLarge
 from ocrjobs import services
 from ocrjobs.models import Job
 from storage import signing
@@ -34,56 +38,63 @@ CHUNK = 64 * 1024
 FORM_FIELDS_ROOM = 64 * 1024  # a POST form's fields beside its file
 
 
-def _error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"detail": message}, status=status)
-
-
-def _too_large() -> JsonResponse:
-    limit_mb = settings.DEEPREAD_MAX_UPLOAD_BYTES / (1024 * 1024)
-    return _error(f"The file is larger than the {limit_mb:g} MB upload limit.", 413)
-
-
 CUT_OFF = "The upload was cut off; upload it again."
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large() -> TooLarge:
+    """The 413 of a file over DEEPREAD_MAX_UPLOAD_BYTES, naming the limit in MB (S3's answer names it too)."""
+    limit_mb = settings.DEEPREAD_MAX_UPLOAD_BYTES / (1024 * 1024)
+    return TooLarge(f"The file is larger than the {limit_mb:g} MB upload limit.")
 
 
-class _CutOff(Exception):
-    """The body ended before the length its Content-Length declared: the connection closed early."""
+def _answers_errors(view):
+    """Decorator: the view's `ApplicationError` is answered `{"detail": message}` with its status (and
+    Retry-After when it has one); nothing else is caught."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        """The view's answer, or its ApplicationError as `{"detail"}`."""
+        try:
+            return view(request, *args, **kwargs)
+        except ApplicationError as exc:
+            if isinstance(exc, BodyCutOff):
+                logger.info("An upload to %s was cut off before its declared length", request.path)
+            return JsonResponse(detail_body(exc), status=exc.status_code, headers=retry_headers(exc) or None)
+
+    return wrapped
 
 
 def _read_capped(request: HttpRequest, cap: int) -> bytes:
     """The whole body, refused past `cap` bytes (at once when the declared length says so) or when it is shorter
-    than its declared Content-Length (the client's connection closed mid-upload)."""
+    than its declared Content-Length (the client's connection closed mid-upload).
+
+    Raises TooLarge (413) past `cap` bytes and BodyCutOff (400) for a body shorter than its Content-Length."""
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > cap:
-        raise _TooLarge
+        raise _too_large()
     chunks, total = [], 0
     try:
         while chunk := request.read(CHUNK):
             total += len(chunk)
             if total > cap:
-                raise _TooLarge
+                raise _too_large()
             chunks.append(chunk)
     except (RequestAborted, OSError) as exc:  # the server saw the client go away mid-body
-        raise _CutOff from exc
+        raise BodyCutOff(CUT_OFF) from exc
     if declared and declared.isascii() and declared.isdigit() and total < int(declared):
-        raise _CutOff
+        raise BodyCutOff(CUT_OFF)
     return b"".join(chunks)
 
 
 def _receive(*, job_id: str, filename: str, data: bytes) -> JsonResponse:
-    try:
-        job = services.job_upload_receive(job_id=job_id, filename=filename, data=data)
-    except ApplicationError as exc:
-        return _error(exc.message, exc.status_code)
+    """Hand the file to the upload service; its refusals (NotFound, Conflict, InvalidInput, TooLarge) propagate."""
+    job = services.job_upload_receive(job_id=job_id, filename=filename, data=data)
     return JsonResponse({"job_id": str(job.id), "key": job.upload_key, "status": job.public_status}, status=200)
 
 
 @csrf_exempt
 @require_http_methods(["PUT"])
+@_answers_errors
 def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
     """PUT to a signed local upload URL: store the body as the job's upload and queue it.
 
@@ -92,33 +103,23 @@ def upload_put(request: HttpRequest, job_id: str) -> JsonResponse:
     """
     q = request.GET
     key, content_type = q.get("key", ""), q.get("content_type", "")
-    try:
-        signing.verify_put(
-            job_id=job_id,
-            key=key,
-            content_type=content_type,
-            expires=q.get("expires", ""),
-            signature=q.get("signature", ""),
-        )
-    except signing.SignatureError as exc:
-        return _error(exc.message, 403)
+    signing.verify_put(
+        job_id=job_id,
+        key=key,
+        content_type=content_type,
+        expires=q.get("expires", ""),
+        signature=q.get("signature", ""),
+    )
     if request.META.get("CONTENT_LENGTH") in (None, "", "0") and "chunked" not in request.headers.get(
         "Transfer-Encoding", ""
     ):
-        return _error("The file is empty.", 400)
+        raise InvalidInput("The file is empty.")
     sent_type = (request.content_type or "").lower()
     if content_type and sent_type != content_type:
-        return _error(
-            f"This URL was signed for Content-Type {content_type}; the request sent {sent_type or 'none'}.",
-            403,
+        raise PermissionDenied(
+            f"This URL was signed for Content-Type {content_type}; the request sent {sent_type or 'none'}."
         )
-    try:
-        data = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
-    except _TooLarge:
-        return _too_large()
-    except _CutOff:
-        logger.info("Upload for job %s was cut off before its declared length", job_id)
-        return _error(CUT_OFF, 400)
+    data = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
     name = key.rsplit("/", 1)[-1]
     return _receive(job_id=job_id, filename="" if name == services.FILENAME_PLACEHOLDER else name, data=data)
 
@@ -159,6 +160,7 @@ class _CappedUploadHandler(FileUploadHandler):
 
 @csrf_exempt
 @require_POST
+@_answers_errors
 def upload_post(request: HttpRequest) -> JsonResponse:
     """POST form upload to local storage (S3's form shape): check the signed policy, store the file and queue the job.
 
@@ -167,52 +169,41 @@ def upload_post(request: HttpRequest) -> JsonResponse:
     handler = _CappedUploadHandler(request, settings.DEEPREAD_MAX_UPLOAD_BYTES)
     # The body is read whole first (capped as the handler would cap it) so that a form cut off mid-file is told
     # apart from a complete one: the multipart parser alone would hand on whatever part of the file had arrived.
-    try:
-        body = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES + FORM_FIELDS_ROOM)
-    except _TooLarge:
-        return _too_large()
-    except _CutOff:
-        logger.info("A form upload was cut off before its declared length")
-        return _error(CUT_OFF, 400)
+    body = _read_capped(request, settings.DEEPREAD_MAX_UPLOAD_BYTES + FORM_FIELDS_ROOM)
     try:
         fields, files = MultiPartParser(request.META, io.BytesIO(body), [handler], request.encoding).parse()
-    except MultiPartParserError:
-        return _error("The body is not a complete multipart/form-data form.", 400)
+    except MultiPartParserError as exc:
+        raise InvalidInput("The body is not a complete multipart/form-data form.") from exc
     if handler.exceeded:
-        return _too_large()
-    try:
-        policy = signing.verify_post_policy(
-            policy=fields.get("policy", ""),
-            signature=fields.get("signature", ""),
-            access_key_id=fields.get("AWSAccessKeyId", ""),
-        )
-    except signing.SignatureError as exc:
-        return _error(exc.message, 403)
+        raise _too_large()
+    policy = signing.verify_post_policy(
+        policy=fields.get("policy", ""),
+        signature=fields.get("signature", ""),
+        access_key_id=fields.get("AWSAccessKeyId", ""),
+    )
     upload = files.get("file")
     if upload is None:
-        return _error("The form has no 'file' field; send the file as the last field, named 'file'.", 400)
+        raise InvalidInput("The form has no 'file' field; send the file as the last field, named 'file'.")
     key = fields.get("key", "")
     if not key.startswith(policy.key_prefix):
-        return _error("The key does not match the signed policy's prefix.", 403)
+        raise PermissionDenied("The key does not match the signed policy's prefix.")
     if upload.size > policy.max_bytes:
-        return _too_large()
+        raise _too_large()
     if upload.size < 1:
-        return _error("The file is empty.", 400)
+        raise InvalidInput("The file is empty.")
     filename = safe_filename(key[len(policy.key_prefix) :].replace("${filename}", upload.name or "upload"))
     return _receive(job_id=policy.job_id, filename=filename, data=upload.read())
 
 
 @require_GET
+@_answers_errors
 def download(request: HttpRequest) -> FileResponse | JsonResponse:
     """GET a signed local download URL: the stored file inline; 403 bad or expired signature, 404 missing file."""
     q = request.GET
     key = q.get("key", "")
-    try:
-        signing.verify_download(key=key, expires=q.get("expires", ""), signature=q.get("signature", ""))
-    except signing.SignatureError as exc:
-        return _error(exc.message, 403)
+    signing.verify_download(key=key, expires=q.get("expires", ""), signature=q.get("signature", ""))
     if not default_storage.exists(key):
-        return _error("No such file.", 404)
+        raise NotFound("No such file.")
     name = key.rsplit("/", 1)[-1]
     job = Job.objects.filter(result_key=key).only("filename").first()
     if job is not None and key.endswith(".json"):
@@ -226,6 +217,7 @@ _UPLOAD_KEY = re.compile(r"^uploads/\d+/([0-9a-f-]{36})/[^/]+$")
 
 @csrf_exempt
 @require_POST
+@_answers_errors
 def s3_events(request: HttpRequest) -> JsonResponse:
     """The bucket-notification hook: S3 (or RGW) posts `ObjectCreated` events here, and the uploads they name start
     at once instead of at the next sweep. Off unless DEEPREAD_S3_HOOK_SECRET is set; the secret comes in
@@ -233,13 +225,13 @@ def s3_events(request: HttpRequest) -> JsonResponse:
     really is in storage."""
     secret = settings.DEEPREAD_S3_HOOK_SECRET
     if not secret:
-        return _error("Not found.", 404)
+        raise NotFound("Not found.")
     if not hmac.compare_digest(request.headers.get("X-DeepRead-Hook-Secret", "").encode(), secret.encode()):
-        return _error("Wrong or missing hook secret.", 403)
+        raise PermissionDenied("Wrong or missing hook secret.")
     try:
         records = parsers.loads(request.body or b"{}").get("Records", [])
-    except (ValueError, AttributeError):
-        return _error("The body is not an S3 event notification.", 400)
+    except (ValueError, AttributeError) as exc:
+        raise InvalidInput("The body is not an S3 event notification.") from exc
     queued = 0
     for record in records if isinstance(records, list) else []:
         key = unquote_plus(str(((record or {}).get("s3") or {}).get("object", {}).get("key", "")))

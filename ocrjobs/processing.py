@@ -83,6 +83,9 @@ class _JobGuard:
 
 
 def upload_read(job: Job) -> tuple[bytes, DocumentInfo]:
+    """The job's whole upload (bytes, up to DEEPREAD_MAX_UPLOAD_BYTES) and what was learned of it at upload
+    (`page_images.document_info`: kind, page count). Raises FileNotFoundError when the object is gone (the job was
+    deleted) and StorageFault, which the task retries, when storage cannot be read."""
     try:
         with default_storage.open(job.upload_key) as fh:
             data = fh.read()

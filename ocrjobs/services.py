@@ -20,13 +20,10 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quota import QuotaStatus, month_start
 from accounts.services import quota_consume
-from core.errors import Conflict, InvalidInput, NotFound, TooLarge
-from inference.documents import (
-    ALLOWED_CONTENT_TYPES,
-    InputError,
-    inspect_document,
-)
+from core.errors import ApplicationError, Conflict, InvalidInput, NotFound
+from inference.documents import ALLOWED_CONTENT_TYPES
 from modes.selectors import mode_get
+from ocr.engine_errors import inspect_upload, upload_too_large
 from ocr.runtime import check_mode_servable
 from ocrjobs.completion import job_fail
 from ocrjobs.models import Job, JobStatus
@@ -43,6 +40,9 @@ FILENAME_PLACEHOLDER = "${filename}"
 
 @dataclass(frozen=True)
 class UploadTicket:
+    """What `job_create` hands the interface: the new job, its signed upload URLs (PUT and POST form), the key prefix
+    the POST form must keep, their lifetime in seconds, and the quota after this request was spent."""
+
     job: Job
     urls: UploadUrls
     key_prefix: str
@@ -50,15 +50,29 @@ class UploadTicket:
     quota: QuotaStatus
 
 
-def _check_content_type(content_type: str | None) -> str:
+def _check_content_type(content_type: str | None, *, required: bool = False) -> str:
     content_type = (content_type or "").split(";")[0].strip().lower()
-    if content_type and content_type not in ALLOWED_CONTENT_TYPES:
+    if (content_type or required) and content_type not in ALLOWED_CONTENT_TYPES:
         raise InvalidInput(
             f"Unsupported content type {content_type!r}: use image/png, image/jpeg, image/bmp, image/tiff "
             "or application/pdf.",
             param="content_type",
         )
     return content_type
+
+
+def upload_declared_check(*, size: int, content_type: str) -> None:
+    """Refuse a file by what the client declares before sending it (the dashboard knows a picked file's size in
+    bytes and its type), in the words the upload itself would be refused with, spending nothing.
+
+    Raises InvalidInput (400) for an empty file or a type we do not read (`content_type` required here) and TooLarge
+    (413) past DEEPREAD_MAX_UPLOAD_BYTES.
+    """
+    if size > settings.DEEPREAD_MAX_UPLOAD_BYTES:
+        raise upload_too_large(param="size")
+    if size <= 0:
+        raise InvalidInput("The file is empty.", param="size")
+    _check_content_type(content_type, required=True)
 
 
 def job_create(
@@ -128,19 +142,13 @@ def job_create(
 def job_upload_receive(*, job_id: uuid.UUID | str, filename: str, data: bytes) -> Job:
     """Store an upload that arrived through a local signed URL and queue the job.
 
-    The file is checked first (type from magic bytes, pixel and page caps); a refused file stores nothing and
+    The file is checked first (type from magic bytes, size, pixel and page caps); a refused file stores nothing and
     leaves the job awaiting a correct upload.
+
+    Raises TooLarge (413) past the upload, pixel or page limits, InvalidInput (400) for a file we do not read,
+    NotFound (404) for an unknown job and Conflict (409) for one that awaits no upload.
     """
-    if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-        raise InvalidInput("The file is larger than the upload limit.")
-    try:
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
-        )
-    except InputError as exc:
-        if exc.kind == "too_large":
-            raise TooLarge(exc.message, param="file") from exc
-        raise InvalidInput(exc.message, param="file") from exc
+    info = inspect_upload(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="file")
     job = _upload_acceptor(job_id)
     name = job.filename or safe_filename(filename, fallback=f"upload.{info.extension}")
     # The file is written before the transaction, not inside it: no row lock (nor SQLite's writer lock) is held
@@ -197,12 +205,8 @@ def job_upload_found(*, job_id: uuid.UUID | str, key: str) -> Job | None:
     with default_storage.open(key) as fh:
         data = fh.read(settings.DEEPREAD_MAX_UPLOAD_BYTES + 1)
     try:
-        if len(data) > settings.DEEPREAD_MAX_UPLOAD_BYTES:
-            raise InputError("The file is larger than the upload limit.", "too_large")
-        info = inspect_document(
-            data, max_pixels=settings.DEEPREAD_MAX_PIXELS, max_pages=settings.DEEPREAD_MAX_PDF_PAGES
-        )
-    except InputError as exc:
+        info = inspect_upload(data, max_pages=settings.DEEPREAD_MAX_PDF_PAGES, param="file")
+    except ApplicationError as exc:  # TooLarge or InvalidInput: the file is refused, the job fails saying why
         default_storage.delete(key)
         return job_fail(job_id=job.pk, message=exc.message)
     now = timezone.now()
@@ -226,6 +230,7 @@ def job_upload_found(*, job_id: uuid.UUID | str, key: str) -> Job | None:
 
 
 def job_enqueue_on_commit(*, job_id: uuid.UUID | str) -> None:
+    """Send `job_process` for this job once the current transaction commits (nothing is sent if it rolls back)."""
     from ocrjobs import dispatch
 
     transaction.on_commit(lambda: dispatch.job_process_send(str(job_id)))

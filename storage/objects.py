@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from core.errors import ServiceUnavailable
 from storage import signing
 
 logger = logging.getLogger(__name__)
@@ -96,17 +97,19 @@ def presign_download(*, key: str, ttl: int, base_url: str, filename: str | None 
 
 
 STORAGE_UNAVAILABLE = "Storage could not be written while saving the result."
+STORAGE_RETRY_AFTER_S = 5
 
 
-class StorageFault(Exception):
-    """Storage refused a read or a write just now (a full disk, an unreachable bucket, a denied PUT). Retryable:
-    the task tries again with backoff, and a job that still cannot be saved fails saying so, refunded."""
+class StorageFault(ServiceUnavailable):
+    """Storage refused a read or a write just now (a full disk, an unreachable bucket, a denied PUT): 503
+    `storage_unavailable`, retry after STORAGE_RETRY_AFTER_S seconds. Retryable: the task tries again with backoff,
+    and a job that still cannot be saved fails saying so, refunded. `message` is public and names no path."""
 
-    retryable = True
+    code = "storage_unavailable"
+    retry_after = STORAGE_RETRY_AFTER_S
 
     def __init__(self, message: str = STORAGE_UNAVAILABLE) -> None:
         super().__init__(message)
-        self.message = message
 
 
 def storage_put(key: str, data: bytes) -> None:

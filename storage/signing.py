@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from core.errors import PermissionDenied
+
 ACCESS_KEY_ID = "deepread-local"
 
 
@@ -37,21 +39,19 @@ def clock() -> float:
     return time.time()
 
 
-class SignatureError(Exception):
-    """A signed URL or form policy is malformed, expired or does not match; answered 403."""
+class InvalidSignature(PermissionDenied):
+    """A signed URL or form policy is malformed, expired or does not match: 403 `invalid_signature`."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "invalid_signature"
 
 
 def _check_expiry(expires: str) -> int:
     try:
         value = int(expires)
     except (TypeError, ValueError):
-        raise SignatureError("The signed URL is malformed.") from None
+        raise InvalidSignature("The signed URL is malformed.") from None
     if value < clock():
-        raise SignatureError("The signed URL has expired; ask for a new one.")
+        raise InvalidSignature("The signed URL has expired; ask for a new one.")
     return value
 
 
@@ -66,10 +66,11 @@ def sign_put(*, job_id: str, key: str, content_type: str, expires: int) -> str:
 
 
 def verify_put(*, job_id: str, key: str, content_type: str, expires: str, signature: str) -> None:
-    """Check a local upload URL; raises SignatureError when it is malformed, expired or its signature does not match."""
+    """Check a local upload URL; raises InvalidSignature (403) when it is malformed, expired or its signature does
+    not match."""
     value = _check_expiry(expires)
     if not _verify("put", _put_message(job_id, key, content_type, value), signature):
-        raise SignatureError("The signature does not match this upload URL.")
+        raise InvalidSignature("The signature does not match this upload URL.")
 
 
 # --- POST form ------------------------------------------------------------------------------------------------
@@ -111,10 +112,10 @@ def sign_post_form(*, job_id: str, key: str, key_prefix: str, max_bytes: int, ex
 def verify_post_policy(*, policy: str, signature: str, access_key_id: str) -> PostPolicy:
     """Check a POST form's signed policy and return its job, key prefix, size cap and expiry.
 
-    Raises SignatureError when the signature or access key does not match, the policy is malformed or expired.
+    Raises InvalidSignature when the signature or access key does not match, the policy is malformed or expired.
     """
     if access_key_id != ACCESS_KEY_ID or not _verify("post", policy, signature):
-        raise SignatureError("The form's policy signature does not match.")
+        raise InvalidSignature("The form's policy signature does not match.")
     try:
         doc = json.loads(base64.b64decode(policy, validate=True))
         expires = int(dt.datetime.fromisoformat(doc["expiration"].replace("Z", "+00:00")).timestamp())
@@ -123,7 +124,7 @@ def verify_post_policy(*, policy: str, signature: str, access_key_id: str) -> Po
         prefix = next(c[2] for c in conditions if isinstance(c, list) and c[0] == "starts-with")
         max_bytes = next(c[2] for c in conditions if isinstance(c, list) and c[0] == "content-length-range")
     except (ValueError, KeyError, TypeError, StopIteration, IndexError):
-        raise SignatureError("The form's policy is malformed.") from None
+        raise InvalidSignature("The form's policy is malformed.") from None
     _check_expiry(str(expires))
     return PostPolicy(job_id=job_id, key_prefix=prefix, max_bytes=int(max_bytes), expires=expires)
 
@@ -135,7 +136,7 @@ def sign_download(*, key: str, expires: int) -> str:
 
 
 def verify_download(*, key: str, expires: str, signature: str) -> None:
-    """Check a local download URL; raises SignatureError when it is malformed, expired or does not match `key`."""
+    """Check a local download URL; raises InvalidSignature when it is malformed, expired or does not match `key`."""
     value = _check_expiry(expires)
     if not _verify("get", f"GET\n{key}\n{value}", signature):
-        raise SignatureError("The signature does not match this download URL.")
+        raise InvalidSignature("The signature does not match this download URL.")

@@ -95,3 +95,23 @@ def test_the_endpoints_need_a_login_and_abandon_needs_a_post(client, me):
     assert client.post(ticket["abandon_url"]).status_code == 302
     assert client.get(ticket["state_url"]).status_code == 302
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
+
+
+@pytest.mark.parametrize(
+    ("size", "content_type", "status", "message"),
+    [
+        ("999999999999", "image/png", 413, "The file is larger than the upload limit."),
+        ("0", "image/png", 400, "The file is empty."),
+        ("100", "text/plain", 400, "Unsupported content type 'text/plain': use image/png, image/jpeg, image/bmp, "
+                                   "image/tiff or application/pdf."),
+        ("100", "", 400, "Unsupported content type '': use image/png, image/jpeg, image/bmp, image/tiff or "
+                         "application/pdf."),
+    ],
+)  # fmt: skip
+def test_a_ticket_for_a_file_the_upload_would_refuse_is_refused_in_the_services_words(
+    client, me, size, content_type, status, message
+):
+    response = client.post("/upload/ticket", {"filename": "a.png", "content_type": content_type, "size": size})
+    assert (response.status_code, response.json()) == (status, {"error": message})
+    assert not Job.objects.exists()
+    assert _used(me) == 0

@@ -15,7 +15,8 @@ from devtools.samples import render_lines
 from devtools.stack import free_port
 from inference.base import EngineUnavailable, ModeSpec
 from inference.images import EncodedImage, encode
-from inference.vllm_engine import ReplicaPool, TerminalRequestError, VllmEngine
+from inference.vllm_client import ReplicaPool, TerminalRequestError
+from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
 
 MODES = dict(BUILTIN_MODES)
@@ -199,7 +200,7 @@ def test_in_flight_requests_are_bounded(fake_vllm):
 
 def test_the_fake_rejects_what_vllm_rejects(fake_vllm):
     engine = _engine(fake_vllm.base_url)
-    from inference.vllm_engine import request_body
+    from inference.vllm_client import request_body
 
     good = request_body(
         model="deepseek-ai/DeepSeek-OCR", prompt="Free OCR.", image=encode(render_lines(["x"])), max_tokens=100
@@ -246,7 +247,7 @@ def test_waiting_for_a_cold_starting_server(caplog):
         holder["fake"] = FakeVllm(port=port).start()
 
     threading.Thread(target=start_later).start()
-    with caplog.at_level(logging.WARNING, logger="inference.vllm_engine"):
+    with caplog.at_level(logging.WARNING, logger="inference.vllm_client"):
         assert engine.wait_until_ready(timeout_s=15, poll_s=0.2)
     assert "cold-starting" in caplog.text
     holder["fake"].stop()
