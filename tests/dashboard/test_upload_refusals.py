@@ -114,4 +114,4 @@ def test_a_ticket_for_a_file_the_upload_would_refuse_is_refused_in_the_services_
     response = client.post("/upload/ticket", {"filename": "a.png", "content_type": content_type, "size": size})
     assert (response.status_code, response.json()) == (status, {"error": message})
     assert not Job.objects.exists()
-    assert _used(me) == 0
+    assert requests_used(me) == 0
