@@ -57,6 +57,13 @@ class InvalidInput(ApplicationError):
     code = "invalid_parameter"
 
 
+class Unauthenticated(ApplicationError):
+    """No API key, or one that is unknown or revoked: 401 `invalid_api_key` (interfaces add WWW-Authenticate)."""
+
+    status_code = 401
+    code = "invalid_api_key"
+
+
 class QuotaExceeded(ApplicationError):
     """The monthly request quota is spent or the trial ended: 403 `quota_exceeded`."""
 

@@ -63,20 +63,15 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """Answer 503 with Retry-After when the database is unreachable (JSON `{"detail"}` under /api, /v1 and
-        /storage, a short HTML page elsewhere); None lets other exceptions propagate.
+        """Answer 503 with Retry-After (ServiceUnavailable, `core.api_errors.translated`) when the database is
+        unreachable, in the format of the path's interface (`core.error_formats`: `{"detail"}` under /api and
+        /storage, OpenAI's under /v1, a short HTML page elsewhere); None lets other exceptions propagate.
         """
-        from django.db import DatabaseError
-        from django.http import JsonResponse
+        from core.api_errors import translated
+        from core.error_formats import response_for
+        from core.errors import ServiceUnavailable
 
-        from core.api_errors import RETRY_AFTER_S, database_unavailable
-
-        if not (isinstance(exception, DatabaseError) and database_unavailable(exception)):
+        error = translated(exception)
+        if not isinstance(error, ServiceUnavailable):
             return None
-        message = "The service is briefly unavailable (database); retry shortly."
-        if request.path.startswith(("/api/", "/storage/", "/v1/")):
-            response = JsonResponse({"detail": message}, status=503)
-        else:
-            response = HttpResponse(f"<!doctype html><title>Unavailable</title><p>{message}</p>", status=503)
-        response["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return response_for(request.path, error, title="Unavailable")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.error_formats import OPENAI, error_format
+
 JOB_ID = "550e8400-e29b-41d4-a716-446655440000"
 JOB = {
     "job_id": JOB_ID, "status": "completed", "mode": "table", "mode_version": 1, "filename": "sales_table.png",
@@ -95,7 +97,7 @@ ERROR_MESSAGES = {
 
 def _error(path: str, status: str) -> dict[str, Any]:
     message = ERROR_MESSAGES.get(status, "Request failed.")
-    if path.startswith("/v1/"):
+    if error_format(path) == OPENAI:
         return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "error"}}
     return {"detail": message}
 

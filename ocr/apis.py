@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from accounts.api import QuotaHeadersAPIView
 from core.api_errors import translated
 from core.error_formats import openai_body, retry_headers
-from core.errors import ApplicationError, InternalError, InvalidInput, RateLimited
+from core.errors import ApplicationError, InternalError, InvalidInput, RateLimited, Unauthenticated
 from core.parsers import CappedJSONParser
 from ocr import mistral, mistral_schema
 from ocr import services as ocr_services
@@ -50,9 +50,7 @@ def _protocol_error(exc: exceptions.APIException) -> ApplicationError:
             if isinstance(exc, exceptions.AuthenticationFailed)
             else "No API key: send Authorization: Bearer <key>."
         )
-        error = ApplicationError(message, code="invalid_api_key")
-        error.status_code = 401
-        return error
+        return Unauthenticated(message)
     if isinstance(exc, exceptions.ParseError):
         detail = str(exc.detail)
         if not detail.startswith("The body is not valid JSON"):

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
+from core.errors import InvalidInput
 from core.parsers import CappedJSONParser
 from ocrjobs import completion, idempotency, selectors, services
 from ocrjobs.models import PUBLIC_STATUS, JobStatus
@@ -98,7 +99,7 @@ class UploadSignedUrlApi(QuotaHeadersAPIView):
 
     def _create(self, request: Request) -> Response:
         if not isinstance(request.data, dict | QueryDict):
-            return Response({"detail": "The body must be a JSON object."}, status=400)
+            raise InvalidInput("The body must be a JSON object.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ticket = services.job_create(
@@ -235,7 +236,7 @@ class DownloadSignedUrlApi(QuotaHeadersAPIView):
             request.data.get("file_path") if isinstance(request.data, dict) else None
         )
         if not file_path:
-            return Response({"detail": "file_path is required: an output_key from processing-jobs."}, status=400)
+            raise InvalidInput("file_path is required: an output_key from processing-jobs.", param="file_path")
         output_format = request.query_params.get("output_format")
         if output_format is None and "file_path" not in request.query_params:  # the body is read only if it is used
             output_format = request.data.get("output_format") if isinstance(request.data, dict) else None

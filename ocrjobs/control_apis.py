@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -15,6 +15,8 @@ from rest_framework.response import Response
 
 from accounts.api import QuotaHeadersAPIView
 from accounts.models import ApiKey
+from core.error_formats import response_for
+from core.errors import NotFound, RateLimited, Unauthenticated
 from ocrjobs import control, events, selectors
 from ocrjobs.apis import ERRORS, ErrorSerializer
 from ocrjobs.models import Job
@@ -133,16 +135,18 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
     user, key = await sync_to_async(_events_caller)(request)
     if user is None:
-        response = JsonResponse({"detail": "Authentication credentials were not provided or are invalid."}, status=401)
+        response = response_for(
+            request.path, Unauthenticated("Authentication credentials were not provided or are invalid.")
+        )
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
     if key is not None:  # a stream counts against the key's burst limit like any other call
         refusal = await sync_to_async(_burst_refusal)(key)
         if refusal is not None:
-            return refusal
+            return response_for(request.path, refusal)
     exists = await sync_to_async(Job.objects.filter(owner=user, pk=job_id).exists)()
     if not exists:
-        return JsonResponse({"detail": "No such job."}, status=404)
+        return response_for(request.path, NotFound("No such job."))
     raw_last = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id") or "0"
     last = int(raw_last) if raw_last.isascii() and raw_last.isdigit() and len(raw_last) <= 9 else 0
     if isinstance(request, ASGIRequest):
@@ -160,8 +164,9 @@ async def job_events(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return response
 
 
-def _burst_refusal(key) -> HttpResponse | None:
-    """A 429 with Retry-After when `key` is over its per-minute burst limit (accounts.throttling), else None."""
+def _burst_refusal(key) -> RateLimited | None:
+    """RateLimited (429, `retry_after` seconds to the next minute) when `key` is over its per-minute burst limit
+    (accounts.throttling), else None."""
     import math
     import time
 
@@ -174,9 +179,7 @@ def _burst_refusal(key) -> HttpResponse | None:
         return None
     if hit.allowed:
         return None
-    response = JsonResponse({"detail": "Request was throttled."}, status=429)
-    response["Retry-After"] = str(max(1, math.ceil(hit.reset_at - now)))
-    return response
+    return RateLimited("Request was throttled.", retry_after=max(1, math.ceil(hit.reset_at - now)))
 
 
 def _events_caller(request: HttpRequest):

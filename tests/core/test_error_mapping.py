@@ -217,3 +217,28 @@ def _stored() -> list[str]:
         return sorted(default_storage.listdir("")[0] + default_storage.listdir("")[1])
     except FileNotFoundError:
         return []
+
+
+DB_DOWN = "The service is briefly unavailable (database); retry shortly."
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("/api/v1/usage", "application/json", {"detail": DB_DOWN}),
+        ("/v1/models", "application/json",
+         {"error": {"message": DB_DOWN, "type": "server_error", "param": None, "code": "service_unavailable"}}),
+        ("/jobs/", "text/html; charset=utf-8", f"<!doctype html><title>Unavailable</title><p>{DB_DOWN}</p>"),
+    ],
+)  # fmt: skip
+def test_a_lost_database_outside_a_view_is_503_in_the_paths_format(path, content_type, body):
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from deepread.middleware import DatabaseUnavailableMiddleware
+
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    response = middleware.process_exception(RequestFactory().get(path), OperationalError("connection refused"))
+    content = response.content.decode() if isinstance(body, str) else json.loads(response.content)
+    assert (response.status_code, response["Content-Type"], content) == (503, content_type, body)
+    assert response["Retry-After"] == "5"
