@@ -27,7 +27,7 @@ run: $(STAMP)
 	@echo "Log in at http://127.0.0.1:$${PORT:-8000}/accounts/login/"
 	@$(BIN)/python manage.py ensure_first_account
 	@echo "Get an API key:  $(BIN)/python manage.py create_api_key you@example.com"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/run.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m scripts.run
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -44,13 +44,13 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 
 bench: $(STAMP)
-	$(BIN)/python bench/ocr_accuracy.py
+	$(BIN)/python -m bench.ocr_accuracy
 
 clean:
 	rm -rf $(VENV) var
 
 screenshots: $(STAMP)
-	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python -m scripts.screenshots
 
 fuzz: $(STAMP)
 	DEEPREAD_FUZZ_EXAMPLES=$${EXAMPLES:-300} $(BIN)/python -m pytest tests/e2e/test_fuzz.py -p no:cacheprovider

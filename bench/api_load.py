@@ -3,7 +3,7 @@ limiter) with the fake vLLM engine, and 100,000 jobs in the database. Prints req
 `POST /upload/signed-url`, `GET /processing-jobs` (paginated) and `GET /results/<id>`. Targets on 2 cores: p99
 <= 100 ms, zero errors.
 
-    .venv/bin/python bench/api_load.py [--jobs 100000] [--seconds 20] [--clients 8]
+    .venv/bin/python -m bench.api_load [--jobs 100000] [--seconds 20] [--clients 8]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`) and Redis on 127.0.0.1:6379; it creates and drops
 a database of its own.
@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -25,11 +24,10 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devtools.fake_vllm import FakeVllm
+from devtools.stack import running_stack
 
-from tests.fake_vllm import FakeVllm  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -2,7 +2,7 @@
 together with one API key at a limit of 600 a minute, against gunicorn (2 processes × 8 threads) on each counter
 store: the embedded SQLite file and Redis (DB 13 of 127.0.0.1:6379). Exactly 600 must be allowed on each.
 
-    .venv/bin/python bench/burst_limit.py [--requests 1500] [--clients 8] [--limit 600] [--stores sqlite,redis]
+    .venv/bin/python -m bench.burst_limit [--requests 1500] [--clients 8] [--limit 600] [--stores sqlite,redis]
 
 The requests are sent inside one clock minute (the bench waits for a fresh one if less than 40 s are left), so
 the window does not turn over during the run.
@@ -21,10 +21,9 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devtools.stack import running_stack
 
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REDIS = "redis://127.0.0.1:6379/13"
 

@@ -3,7 +3,7 @@
 Renders /jobs/ (the full page, a filtered htmx fragment, and a deep page) in-process through Django's test client
 against SQLite on embedded defaults, and prints p50 and p99 over repeated requests.
 
-    .venv/bin/python bench/dashboard_list.py [--jobs 10000] [--n 50]
+    .venv/bin/python -m bench.dashboard_list [--jobs 10000] [--n 50]
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:

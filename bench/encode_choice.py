@@ -6,7 +6,7 @@ encoding: CPU ms to encode, bytes, and the CER of the CPU engine reading the dec
 run here (no GPU weights), so the CPU engine stands in as the reader: an encoding that loses nothing for it keeps
 the strokes a model reads.
 
-    .venv/bin/python bench/encode_choice.py [--data ../shared/data]
+    .venv/bin/python -m bench.encode_choice [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pypdfium2 as pdfium
 from PIL import Image

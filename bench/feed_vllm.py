@@ -10,7 +10,7 @@ the fake vLLM server in a process of its own and work submitted through the publ
    page of web and worker together (from /proc, the processes' own CPU times), separately for one-page images and
    for PDF pages (targets ≤ 15 ms per one-page job, ≤ 50 ms per PDF page including rendering and encoding).
 
-    .venv/bin/python bench/feed_vllm.py [--quick]
+    .venv/bin/python -m bench.feed_vllm [--quick]
 """
 
 from __future__ import annotations
@@ -27,18 +27,17 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.proctree import tree_cpu_seconds
+from devtools.samples import encode, render_lines
+from devtools.stack import free_port, running_stack
 
-from bench.proctree import tree_cpu_seconds  # noqa: E402
-from tests.samples import encode, render_lines  # noqa: E402
-from tests.stack import free_port, running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_fake(capacity: int, latency: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_vllm", "--port", str(port), "--capacity", str(capacity),
+        [sys.executable, "-m", "devtools.fake_vllm", "--port", str(port), "--capacity", str(capacity),
          "--latency", str(latency)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

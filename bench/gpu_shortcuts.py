@@ -12,24 +12,22 @@ Originals are submitted first and duplicates once they are done (a page can only
 Printed: model requests per page submitted, and pages/s (pages submitted over the wall time from the first upload
 to the last completed job), for both runs, and the ratios. The fake serves C requests at once, L seconds each.
 
-    .venv/bin/python bench/gpu_shortcuts.py [--units 20] [--capacity 8] [--latency 1.0]
+    .venv/bin/python -m bench.gpu_shortcuts [--units 20] [--capacity 8] [--latency 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.feed_vllm import Client, fake_stats, stack_env, start_fake, submit_all, wait_done
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.stack import running_stack
 
-from bench.feed_vllm import Client, fake_stats, stack_env, start_fake, submit_all, wait_done  # noqa: E402
-from tests.pdfgen import PROSE, build_pdf  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OFF = {"DEEPREAD_SKIP_BLANK": "0", "DEEPREAD_TEXT_LAYER": "0", "DEEPREAD_REUSE_RESULTS": "0"}
 PDF = "application/pdf"

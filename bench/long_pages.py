@@ -3,7 +3,7 @@ test). The long page is the 600×15000 screenshot of the field reports (../share
 or one drawn the same way when that file is absent), read in overlapping strips; the A4 page (1191×1684, a page
 rendered at 144 DPI with 40 lines) is read in one pass as before, which the plan check below shows.
 
-    .venv/bin/python bench/long_pages.py [--rounds 3] [--threads 2]
+    .venv/bin/python -m bench.long_pages [--rounds 3] [--threads 2]
 
 Rounds alternate the two pages, so both see the same machine load; the best and the median are printed.
 """
@@ -15,19 +15,17 @@ import datetime as dt
 import io
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from inference import strips
+from inference.base import ModeSpec
+from inference.documents import inspect_document, iter_pages
+from inference.rapid import RapidOcrEngine
 
-from inference import strips  # noqa: E402
-from inference.base import ModeSpec  # noqa: E402
-from inference.documents import inspect_document, iter_pages  # noqa: E402
-from inference.rapid import RapidOcrEngine  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OCR = ModeSpec("ocr", "OCR", "", "<|grounding|>OCR this image.", "text")
 FIELD = ROOT.parent / "shared" / "data" / "field" / "08-long-screenshot.png"

@@ -3,7 +3,7 @@
 CER is case-insensitive and micro-averaged (total edit distance over total reference characters), with reading
 order made geometric for both sides: ground-truth boxes and recognised lines go through the same row grouping.
 
-    .venv/bin/python bench/ocr_accuracy.py [--data ../shared/data] [--threads 2]
+    .venv/bin/python -m bench.ocr_accuracy [--data ../shared/data] [--threads 2]
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import csv
 import json
 import os
 import resource
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image
 

@@ -6,23 +6,20 @@ header line every 2 s and `--slow-bodies` sending one body byte every 2 s (re-op
 attacker would), a prober requesting `/accounts/login/` and `/api/v1/ocr-modes` on fresh connections back to back,
 and a client polling `/api/v1/ocr-modes` every 2,000 ms on one kept-alive connection `--polls` times.
 
-    .venv/bin/python bench/slow_clients.py            # 50 + 10 slow connections, 30 polls 2,000 ms apart (60 s)
+    .venv/bin/python -m bench.slow_clients            # 50 + 10 slow connections, 30 polls 2,000 ms apart (60 s)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.slow_clients import SlowClients, keepalive_probe, latency_probe
-from tests.stack import running_stack
+from devtools.slow_clients import SlowClients, keepalive_probe, latency_probe
+from devtools.stack import running_stack
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ and the RSS of each process tree (web and worker, children included): sampled ev
 growth from the first minute to the end and over the second half alone. Memory that grows in the first minutes and
 then stays flat is warm-up (caches, allocator arenas); memory still growing over the second half is a leak.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 6] [--sample-s 60] [--env MALLOC_ARENA_MAX=2]
+    .venv/bin/python -m bench.soak [--minutes 10] [--clients 6] [--sample-s 60] [--env MALLOC_ARENA_MAX=2]
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import base64
 import datetime as dt
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -25,13 +24,12 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.feed_vllm import pdf, start_fake
+from bench.proctree import tree_rss_mb
+from devtools.samples import encode, render_lines
+from devtools.stack import running_stack
 
-from bench.feed_vllm import pdf, start_fake  # noqa: E402
-from bench.proctree import tree_rss_mb  # noqa: E402
-from tests.samples import encode, render_lines  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

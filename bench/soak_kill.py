@@ -1,7 +1,7 @@
 """`make run` under fire (not a test): the embedded defaults (scripts/run.py: web, prefork CPU worker with RapidOCR,
 scheduler, filesystem broker, SQLite), a worker process SIGKILLed every `--kill-every-s` seconds, alternately the
 worker's main process and the pool child doing a page, while clients keep submitting jobs and slow clients hold
-connections open (headers one line every 2 s, bodies one byte every 2 s: tests/slow_clients.py).
+connections open (headers one line every 2 s, bodies one byte every 2 s: devtools/slow_clients.py).
 
 At the end it waits for every submitted job and prints: jobs submitted / completed / failed, the requests counted
 against the quota (each job once), page rows against pages (each page once), the jobs that were taken over and how
@@ -9,7 +9,7 @@ long each kill took to recover (the kill to the completion of the jobs it interr
 the log-in page's p50/p99 during the run, and the RSS of the web and worker process trees every `--sample-s` (the
 worker's tree is a new one after each kill of its main process).
 
-    .venv/bin/python bench/soak_kill.py [--minutes 10] [--kill-every-s 120] [--clients 3] [--slow-headers 10]
+    .venv/bin/python -m bench.soak_kill [--minutes 10] [--kill-every-s 120] [--clients 3] [--slow-headers 10]
 """
 
 from __future__ import annotations
@@ -32,13 +32,12 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.proctree import _processes, tree_rss_mb
+from devtools.samples import encode, pdf_bytes, render_lines
+from devtools.slow_clients import SlowClients
+from devtools.stack import free_port
 
-from bench.proctree import _processes, tree_rss_mb  # noqa: E402
-from tests.samples import encode, pdf_bytes, render_lines  # noqa: E402
-from tests.slow_clients import SlowClients  # noqa: E402
-from tests.stack import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cmdline(pid: int) -> str:
@@ -80,7 +79,7 @@ def main() -> None:
         _manage(env, *command)
     key = _manage(env, "create_api_key", "soak@example.com", "--tier", "enterprise").strip().splitlines()[-1]
     log = open(var / "run.log", "w")  # noqa: SIM115
-    run = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    run = subprocess.Popen([sys.executable, "-m", "scripts.run"], cwd=ROOT, env=env, stdout=log, stderr=log)
     base, headers = f"http://127.0.0.1:{port}", {"X-API-Key": key}
     deadline = time.time() + 120
     while True:

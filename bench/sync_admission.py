@@ -5,7 +5,7 @@ A stack on embedded defaults with the CPU engine (as `make run`), then for `--se
 fresh connection (a timeout counts as its 30 s). Prints the callers' throughput and answers by status and code, and
 the poller's p50/p99/max.
 
-    .venv/bin/python bench/sync_admission.py          # 10 callers, 60 s
+    .venv/bin/python -m bench.sync_admission          # 10 callers, 60 s
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import argparse
 import base64
 import collections
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -22,10 +21,8 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.samples import encode, render_lines
-from tests.stack import running_stack
+from devtools.samples import encode, render_lines
+from devtools.stack import running_stack
 
 LINES = [f"Line {n:02d}: the quick brown fox jumps over the lazy dog {n * 37 % 1000}" for n in range(40)]
 

@@ -3,7 +3,7 @@
 p50 and p99 latency of /v1/ocr through gunicorn (base64 body, one-page image) against calling the same engine
 directly in-process on the same image, and the overhead in ms and as a ratio. Target: overhead <= 15 ms at p50.
 
-    .venv/bin/python bench/sync_overhead.py [--engine rapidocr|vllm] [--n 40]
+    .venv/bin/python -m bench.sync_overhead [--engine rapidocr|vllm] [--n 40]
 
 With `--engine vllm` the engine is the DeepSeek-OCR client against the fake vLLM server (20 ms a page, in a
 process of its own), which isolates DeepRead's own overhead; with `rapidocr` the CPU engine's own time adds its
@@ -17,22 +17,20 @@ import base64
 import datetime as dt
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.feed_vllm import start_fake
+from devtools.samples import png_bytes
+from devtools.stack import running_stack
+from inference.base import ModeSpec
+from inference.documents import inspect_document, iter_pages
+from inference.registry import get_engine
 
-from bench.feed_vllm import start_fake  # noqa: E402
-from inference.base import ModeSpec  # noqa: E402
-from inference.documents import inspect_document, iter_pages  # noqa: E402
-from inference.registry import get_engine  # noqa: E402
-from tests.samples import png_bytes  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OCR = ModeSpec("ocr", "OCR", "", "<|grounding|>OCR this image.", "text")
 

@@ -1,5 +1,6 @@
 """The README's picture of `deepread ocr` at work: a live DeepRead on embedded defaults, a folder of scans, and the
-command's progress bars recorded (rich's SVG export) once half the files are done. Writes docs/cli-progress.svg."""
+command's progress bars recorded (rich's SVG export) once half the files are done. Writes docs/cli-progress.svg.
+Run from the repository root: `python -m scripts.cli_screenshot`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devtools.samples import LINES, encode, pdf_bytes, png_bytes, render_lines, render_table
+from devtools.stack import running_stack
 
-from tests.samples import LINES, encode, pdf_bytes, png_bytes, render_lines, render_table  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "docs" / "cli-progress.svg"
 

@@ -1,14 +1,13 @@
 """Start DeepRead's processes together (web, worker, scheduler), restart one that dies, and stop them all on Ctrl-C.
 
-Used by `make run`. In production these run separately (README, "Deployment").
+Used by `make run` (`python -m scripts.run` from the repository root). In production these run separately
+(README, "Deployment").
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from deepread import processes
 from deepread.supervisor import Supervisor

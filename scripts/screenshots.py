@@ -1,26 +1,25 @@
 """`make screenshots`: every dashboard page and state at 1280 px and at a 390 px phone width, in headless Chromium,
 against a real DeepRead on embedded defaults (the CPU engine) with some work done. Saved under var/screenshots/
 as <page>-desktop.png and <page>-phone.png; look at every one.
+Run from the repository root: `python -m scripts.screenshots`.
 
 The CPU engine on a busy machine is slow: every wait for recognition is generous (minutes), and only bounds a hang.
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from devtools.browser import launch
+from devtools.mailbox import link_to
+from devtools.samples import encode, pdf_bytes, render_lines, render_table
+from devtools.stack import running_stack
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import requests  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from tests.browser import launch  # noqa: E402
-from tests.mailbox import link_to  # noqa: E402
-from tests.samples import encode, pdf_bytes, render_lines, render_table  # noqa: E402
-from tests.stack import running_stack  # noqa: E402
 
 OUT = ROOT / "var" / "screenshots"
 PASSWORD = "a long enough pass phrase"

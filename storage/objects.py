@@ -7,7 +7,6 @@ boto3, with the POST policy holding a content-length range and a key prefix boun
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -65,7 +64,7 @@ def presign_upload(
             ExpiresIn=ttl,
         )
         return UploadUrls(put_url=put_url, post_url=post["url"], post_fields=post["fields"])
-    expires = int(time.time()) + ttl
+    expires = int(signing.clock()) + ttl
     query = urlencode(
         {
             "key": key,
@@ -92,7 +91,7 @@ def presign_download(*, key: str, ttl: int, base_url: str, filename: str | None 
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         return _s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl)
-    expires = int(time.time()) + ttl
+    expires = int(signing.clock()) + ttl
     query = urlencode({"key": key, "expires": expires, "signature": signing.sign_download(key=key, expires=expires)})
     return _absolute(base_url, reverse("storage-download")) + "?" + query
 

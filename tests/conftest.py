@@ -35,9 +35,25 @@ def _isolated(settings, tmp_path):
     cache.clear()
 
 
+@pytest.fixture(scope="module")
+def engine_loaded():
+    """This process's synchronous OCR engine (ocr.services), loaded before the module's first test: up to 120 s."""
+    from ocr import services as ocr_services
+
+    assert ocr_services.wait_until_loaded(timeout=120)
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def me(client, db):
+    """A new account, logged in on Django's test client `client` (the dashboard's session)."""
+    user = UserFactory()
+    client.force_login(user)
+    return user
 
 
 @pytest.fixture
@@ -65,7 +81,7 @@ def api(api_key):
 @pytest.fixture
 def fake_vllm():
     """A real HTTP fake vLLM server on a free port, fast (capacity 64, 20 ms a request)."""
-    from tests.fake_vllm import FakeVllm
+    from devtools.fake_vllm import FakeVllm
 
     fake = FakeVllm(capacity=64, latency=0.02).start()
     yield fake

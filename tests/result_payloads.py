@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from tests.fake_vllm import EOS, PROMPT_CHART, PROMPT_OCR, FakeVllm
+from devtools.fake_vllm import EOS, PROMPT_CHART, PROMPT_OCR, FakeVllm
 
 # The report's payload: a `"` inside `\(..\)` used to close the attribute its placeholder sat in.
 PAYLOAD = r'\(x" hx-post="/upload/ticket" hx-trigger="load, every 2s" hx-swap="none" \)'

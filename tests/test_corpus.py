@@ -12,12 +12,12 @@ import unicodedata
 import pytest
 from django.core.files.storage import default_storage
 
-from accounts.models import MonthlyUsage
 from ocr import services as ocr_services
 from ocrjobs import processing
 from ocrjobs.models import Job, JobStatus
 from storage.keys import upload_key_prefix
 from tests.corpus.make_corpus import write
+from tests.helpers import requests_used
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +31,6 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module", autouse=True)
 def _engine():
     assert ocr_services.wait_until_loaded(timeout=120)
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def test_the_corpus_has_every_kind_of_case(corpus):
@@ -73,11 +69,11 @@ def test_every_case_through_the_job_api(api, user, client, corpus):
             ]
         elif case["outcome"] == "fail":
             assert put.status_code == 200, (case["name"], put.content)
-            used = _used(user)
+            used = requests_used(user)
             done = processing.job_run(job_id=job.id)
             assert done.status == JobStatus.FAILED, case["name"]
             assert case["message"].lower() in done.error.lower(), (case["name"], done.error)
-            assert _used(user) == used - 1  # given back
+            assert requests_used(user) == used - 1  # given back
             assert done.output_key is None
         else:
             assert put.status_code == 200, (case["name"], put.content)
@@ -97,7 +93,7 @@ def test_every_case_through_the_job_api(api, user, client, corpus):
 
 
 def test_every_case_through_v1_ocr(api, user, corpus):
-    used = _used(user)
+    used = requests_used(user)
     for case, data in corpus:
         response = api.post(
             "/v1/ocr", {"image": base64.b64encode(data).decode(), "image_type": "base64"}, format="json"
@@ -107,11 +103,11 @@ def test_every_case_through_v1_ocr(api, user, corpus):
             error = response.json()["error"]
             assert error["code"] == (case["v1_code"] or case["code"]), (case["name"], error)
             assert error["param"] == "image", case["name"]
-            assert _used(user) == used, case["name"]  # refused input spends nothing
+            assert requests_used(user) == used, case["name"]  # refused input spends nothing
         else:
             assert response.status_code == 200, (case["name"], response.content)
             used += 1
-            assert _used(user) == used
+            assert requests_used(user) == used
 
 
 @pytest.mark.parametrize(
@@ -131,7 +127,7 @@ def test_json_cases(api, user, body, status, code):
     response = api.post("/v1/ocr", body, format="json")
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_huge_json_is_refused_while_reading(api, user, settings):
@@ -139,7 +135,7 @@ def test_huge_json_is_refused_while_reading(api, user, settings):
     huge = json.dumps({"image": "A" * 2_000_000, "image_type": "base64"})
     response = api.generic("POST", "/v1/ocr", huge, content_type="application/json")
     assert response.status_code == 413
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     listing = api.post("/api/v1/upload/signed-url?mode=ocr", huge, content_type="application/json")
     assert listing.status_code == 413
     assert Job.objects.count() == 0

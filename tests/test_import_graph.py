@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "storage", "inference", "accounts", "modes", "ocr", "ocrjobs", "deepread")
+PACKAGES = ("core", "storage", "inference", "accounts", "modes", "ocr", "ocrjobs", "deepread", "devtools")
 
 # What each package may import of the others. `deepread` is the project package (settings, URLs, processes): it
 # wires the apps together, so it may import them all and nothing imports it.
@@ -24,6 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "ocr": {"core", "accounts", "modes", "inference", "ocrjobs"},
     "ocrjobs": {"core", "storage", "accounts", "modes", "ocr", "inference"},
     "deepread": {"core", "storage", "accounts", "modes", "ocr", "ocrjobs", "inference"},
+    # The helpers of the tests, benches and scripts start the project's processes (deepread.processes) and use
+    # the engines; no application package may import them (none lists "devtools").
+    "devtools": {"inference", "deepread"},
 }
 # The jobs app's modules other packages may import (besides deepread.urls): the usage log and Idempotency-Key,
 # which the synchronous API shares with the job API. Everything else in ocrjobs is its own business.

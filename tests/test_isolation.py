@@ -12,12 +12,12 @@ from django.utils import timezone
 from accounts.models import ApiKey, MonthlyUsage
 from accounts.services import api_key_revoke
 from accounts.tiers import Tier
+from devtools.samples import png_bytes
 from modes.models import CustomMode
 from modes.services import custom_mode_create
 from ocrjobs import completion, services
 from ocrjobs.models import Job, JobPage
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ import time
 import requests
 
 from deepread import processes
+from devtools.fake_vllm import FakeVllm
+from devtools.samples import encode, pdf_bytes, render_lines
+from devtools.stack import BIN, Stack
 from ocrjobs.worker_lifecycle import _child_pids
-from tests.fake_vllm import FakeVllm
-from tests.samples import encode, pdf_bytes, render_lines
-from tests.stack import BIN, Stack
 
 RECOVERY_S = 60  # the bound the issue asks for, from the kill to the completed job
 

@@ -14,13 +14,10 @@ from accounts.tiers import Tier
 from core.errors import QuotaExceeded
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
+from tests.helpers import requests_used
 
 MODES_URL = "/api/v1/ocr-modes"
 SIGN_URL = "/api/v1/upload/signed-url"
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def test_key_is_stored_hashed_and_shown_once(user):
@@ -60,7 +57,7 @@ def test_revoked_key_gets_401_and_creates_nothing(client, user, api_key):
     response = client.post(SIGN_URL, HTTP_X_API_KEY=raw)
     assert response.status_code == 401
     assert Job.objects.count() == 0
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_ratelimit_headers_on_every_authenticated_response(api, user):
@@ -91,7 +88,7 @@ def test_over_the_limit_gets_403_and_creates_nothing(api, user):
     assert "Monthly limit of 1000 requests" in response.json()["detail"]
     assert response["X-RateLimit-Remaining"] == "0"
     assert Job.objects.count() == 0
-    assert _used(user) == 1000
+    assert requests_used(user) == 1000
 
 
 def test_trial_expires_after_30_days(client, db):
@@ -102,7 +99,7 @@ def test_trial_expires_after_30_days(client, db):
     assert "trial ended" in response.json()["detail"]
     assert response["X-RateLimit-Remaining"] == "0"
     assert Job.objects.count() == 0
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_trial_reset_header_is_the_trial_end_when_sooner(client, db):
@@ -129,7 +126,7 @@ def test_burst_limit_answers_429_with_retry_after(api, user, settings):
     assert int(response["Retry-After"]) > 0
     assert response["X-RateLimit-Limit"] == "1000"
     assert Job.objects.count() == 0
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -154,7 +151,7 @@ def test_quota_is_exact_under_concurrency():
         t.join()
     assert outcomes.count("ok") == 5
     assert outcomes.count("refused") == 7
-    assert _used(user) == 1000
+    assert requests_used(user) == 1000
 
 
 def test_create_api_key_command_prints_the_key_alone_on_the_last_line(db, capsys):

@@ -52,7 +52,16 @@ def _run(tmp_path: Path, names: list[str], client: FakeClient) -> Run:
                console=Console(file=io.StringIO()))  # fmt: skip
 
 
-def test_ctrl_c_keeps_finished_results_and_leaves_nothing_partial(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt in the main thread, as in a terminal, whatever handler an earlier test in
+    this process left installed (an event loop, a browser driver)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_keeps_finished_results_and_leaves_nothing_partial(tmp_path, ctrl_c_raises):
     client = FakeClient()
     run = _run(tmp_path, ["fast.png", "slow.png"], client)
 

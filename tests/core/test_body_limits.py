@@ -14,9 +14,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from accounts.models import MonthlyUsage
 from core import bodylimit
 from ocrjobs.models import Job
+from tests.helpers import requests_used
 
 MB = 1024 * 1024
 
@@ -46,10 +46,6 @@ class Endless(io.RawIOBase):
         return self.read(1024)
 
 
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
-
-
 def _stored() -> list[str]:
     root = default_storage.location
     import os
@@ -58,7 +54,7 @@ def _stored() -> list[str]:
 
 
 def _nothing_spent_or_stored(user) -> None:
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert Job.objects.count() == 0
     assert _stored() == []
 
@@ -161,7 +157,7 @@ def test_a_chunked_body_within_the_cap_is_parsed_as_usual(api, user):
     )
     assert response.status_code == 200, response.content
     assert response.json()["s3_key"].endswith("/chunked.png")
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def _nested(depth: int, inner: str = "1") -> str:
@@ -205,4 +201,4 @@ def test_json_nested_up_to_the_limit_is_still_json(api, user):
     response = api.post("/api/v1/upload/signed-url", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["detail"].startswith("filename:")  # parsed, then judged as a value like any other
-    assert _used(user) == 0
+    assert requests_used(user) == 0

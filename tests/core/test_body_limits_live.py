@@ -9,14 +9,12 @@ import select
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from deepread import processes
-from tests.stack import free_port
+from devtools.stack import free_port, wait_for_web
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
@@ -37,15 +35,7 @@ def web(tmp_path_factory):
                    capture_output=True)  # fmt: skip
     command = processes.web(Path(sys.executable).parent, bind=f"127.0.0.1:{port}", workers=1, access_log=False)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
-            break
-        except requests.RequestException:
-            assert proc.poll() is None, "the web server exited"
-            assert time.monotonic() < deadline, "the web server did not start"
-            time.sleep(0.2)
+    wait_for_web(proc, port)
     yield port
     proc.terminate()
     proc.wait(timeout=30)

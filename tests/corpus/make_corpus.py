@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.samples import encode, pdf_bytes, render_lines
+from devtools.samples import encode, pdf_bytes, render_lines
 
 
 @dataclass(frozen=True)

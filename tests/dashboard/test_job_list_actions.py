@@ -8,18 +8,14 @@ import uuid
 import pytest
 from django.core.files.storage import default_storage
 
-from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import bulk, completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import UserFactory
-from tests.samples import png_bytes
+from tests.helpers import requests_used
 
 pytestmark = pytest.mark.django_db
 URL = "/jobs/actions"
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def _queued(user, name: str = "doc.png") -> Job:
@@ -43,13 +39,6 @@ def _completed(user, name: str = "done.png") -> Job:
 
 def _snapshot() -> list[tuple]:
     return sorted(Job.objects.values_list("pk", "status", "owner_id", "refunded"))
-
-
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def test_the_list_offers_each_row_what_its_state_allows(client, me):
@@ -85,23 +74,23 @@ def test_bulk_delete_removes_the_picked_jobs_and_their_files_and_leaves_the_rest
 
 def test_bulk_cancel_gives_pending_requests_back_and_skips_ended_jobs(client, me):
     queued, other, done = _queued(me, "q.png"), _queued(me, "r.png"), _completed(me, "c.png")
-    assert _used(me) == 3
+    assert requests_used(me) == 3
     response = client.post(URL, {"action": "cancel", "ids": [queued.id, other.id, done.id]}, follow=True)
     assert b"2 jobs cancelled; 1 skipped (already ended)." in response.content
     assert Job.objects.get(pk=queued.pk).status == JobStatus.CANCELLED
     assert Job.objects.get(pk=other.pk).status == JobStatus.CANCELLED
     assert Job.objects.get(pk=done.pk).status == JobStatus.COMPLETED
-    assert _used(me) == 1
+    assert requests_used(me) == 1
 
 
 def test_bulk_retry_queues_new_jobs_for_failed_ones_only(client, me):
     failed, done = _failed(me), _completed(me)
-    before = _used(me)
+    before = requests_used(me)
     response = client.post(URL, {"action": "retry", "ids": [failed.id, done.id]}, follow=True)
     assert b"1 job queued again; 1 skipped (not failed or cancelled)." in response.content
     (new,) = Job.objects.filter(retry_of=failed)
     assert (new.status, new.upload_key) == (JobStatus.QUEUED, failed.upload_key)
-    assert _used(me) == before + 1
+    assert requests_used(me) == before + 1
     assert not Job.objects.filter(retry_of=done).exists()
 
 
@@ -129,13 +118,13 @@ def test_another_accounts_id_refuses_the_whole_selection_and_changes_nothing(cli
     stranger = UserFactory()
     theirs, mine = _failed(stranger, "theirs.png"), _failed(me, "mine.png")
     queued_theirs, queued_mine = _queued(stranger), _queued(me)
-    before, used = _snapshot(), (_used(me), _used(stranger))
+    before, used = _snapshot(), (requests_used(me), requests_used(stranger))
     for ids in ([mine.id, theirs.id], [queued_mine.id, queued_theirs.id], [theirs.id], [mine.id, uuid.uuid4()],
                 [mine.id, "not-a-uuid"]):  # fmt: skip
         assert client.post(URL, {"action": action, "ids": ids}).status_code == 404
     assert client.post(f"{URL}?only={theirs.id}", {"action": action}).status_code == 404
     assert _snapshot() == before
-    assert (_used(me), _used(stranger)) == used
+    assert (requests_used(me), requests_used(stranger)) == used
     assert default_storage.exists(theirs.upload_key)
     assert default_storage.exists(mine.upload_key)
 

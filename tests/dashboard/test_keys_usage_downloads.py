@@ -14,16 +14,8 @@ from accounts.tiers import Tier
 from ocrjobs.models import Job, JobPage
 from ocrjobs.usage import usage_record
 from tests.dashboard.test_views import _completed_job
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def test_an_expired_key_is_refused_and_spends_nothing(client, me):

@@ -8,11 +8,11 @@ import hashlib
 import pytest
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import services
 from ocrjobs.duplicates import upload_duplicates
 from ocrjobs.models import Job
 from tests.factories import UserFactory
-from tests.samples import png_bytes
 
 pytestmark = pytest.mark.django_db
 URL = "/upload/duplicates"
@@ -27,13 +27,6 @@ def _uploaded(user, *, mode="ocr", name="scan.png", data=DATA, hashed=True) -> J
     if hashed:  # what the worker records when it reads the upload (ocrjobs.shortcuts.job_reuse_whole)
         Job.objects.filter(pk=ticket.job.id).update(source_sha256=hashlib.sha256(data).hexdigest())
     return Job.objects.get(pk=ticket.job.id)
-
-
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def _ask(client, *, sha256=DIGEST, filename="renamed.png", size=SIZE, modes=("ocr",)):

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import MonthlyUsage
 from accounts.selectors import quota_status
+from devtools.samples import png_bytes
 from ocrjobs import processing
 from ocrjobs.models import Job, JobStatus
 from tests.factories import UserFactory
-from tests.samples import png_bytes
+from tests.helpers import requests_used
 
 pytestmark = pytest.mark.django_db
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
-
-
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def _ticket(client, name: str = "scan.png") -> dict:
@@ -43,7 +32,7 @@ def _put(client, ticket: dict, data: bytes):
 )
 def test_a_refused_file_cancels_its_job_and_gives_the_request_back(client, me, data, reason):
     ticket = _ticket(client)
-    assert _used(me) == 1
+    assert requests_used(me) == 1
     refused = _put(client, ticket, data)
     assert refused.status_code == 400
     message = refused.json()["detail"]
@@ -60,11 +49,11 @@ def test_a_refused_file_cancels_its_job_and_gives_the_request_back(client, me, d
     assert job.status == JobStatus.CANCELLED
     assert job.refunded is True
     assert reason in job.error
-    assert _used(me) == 0
+    assert requests_used(me) == 0
 
     # Asking twice gives back nothing more.
     assert client.post(ticket["abandon_url"], {"reason": message}).status_code == 200
-    assert _used(me) == 0
+    assert requests_used(me) == 0
 
 
 def test_an_accepted_upload_is_not_cancelled_and_its_state_follows_the_job(client, me, django_assert_num_queries):
@@ -73,7 +62,7 @@ def test_an_accepted_upload_is_not_cancelled_and_its_state_follows_the_job(clien
     response = client.post(ticket["abandon_url"], {"reason": "network error"})
     assert response.json()["status"] == "pending"
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.QUEUED
-    assert _used(me) == 1
+    assert requests_used(me) == 1
 
     with django_assert_num_queries(3):  # the session, its user, the job
         state = client.get(ticket["state_url"]).json()
@@ -96,7 +85,7 @@ def test_another_account_can_neither_cancel_nor_follow_a_job(client, me):
     assert client.post(ticket["abandon_url"], {"reason": "x"}).status_code == 404
     assert client.get(ticket["state_url"]).status_code == 404
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
-    assert _used(me) == 1
+    assert requests_used(me) == 1
 
 
 def test_the_endpoints_need_a_login_and_abandon_needs_a_post(client, me):
@@ -125,4 +114,4 @@ def test_a_ticket_for_a_file_the_upload_would_refuse_is_refused_in_the_services_
     response = client.post("/upload/ticket", {"filename": "a.png", "content_type": content_type, "size": size})
     assert (response.status_code, response.json()) == (status, {"error": message})
     assert not Job.objects.exists()
-    assert _used(me) == 0
+    assert requests_used(me) == 0

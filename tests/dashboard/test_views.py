@@ -17,19 +17,16 @@ from django.utils import timezone
 from accounts.models import ApiKey, MonthlyUsage, User
 from accounts.quota import month_start
 from accounts.tiers import Tier
+from devtools.samples import png_bytes
 from modes.models import CustomMode
 from modes.services import custom_mode_create
 from ocrjobs import completion, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import ApiKeyFactory, JobFactory, UserFactory
-from tests.samples import png_bytes
+from tests.helpers import requests_used
 
 pytestmark = pytest.mark.django_db
 PAGES = ["/jobs/", "/upload/", "/keys/", "/usage/", "/modes/", "/modes/new", "/welcome/", "/accounts/password/"]
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def _completed_job(user, *, text="Hello", blocks=None, mode="document") -> Job:
@@ -45,13 +42,6 @@ def _completed_job(user, *, text="Hello", blocks=None, mode="document") -> Job:
     JobPage.objects.create(job_id=ticket.job.id, page=1, result=page)
     job = Job.objects.get(pk=ticket.job.id)
     return completion.job_complete(job=job)
-
-
-@pytest.fixture
-def me(client):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -244,7 +234,7 @@ def test_upload_ticket_refusals_spend_nothing(client, me):
     assert response.status_code == 403
     assert "Monthly limit" in response.json()["error"]
     assert Job.objects.count() == 0
-    assert _used(me) == 1000
+    assert requests_used(me) == 1000
 
 
 def test_upload_ticket_goes_through_the_signed_url_route(client, me):
@@ -257,7 +247,7 @@ def test_upload_ticket_goes_through_the_signed_url_route(client, me):
     put = client.generic("PUT", ticket["upload_url"].split("testserver", 1)[1], png_bytes(), content_type="image/png")
     assert put.status_code == 200
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.QUEUED
-    assert _used(me) == 1
+    assert requests_used(me) == 1
 
 
 def test_key_is_shown_once_and_revoked_with_confirmation(client, me):
@@ -312,7 +302,7 @@ def test_preview_runs_the_engine_and_counts_nothing(client, me):
     assert b"Preview this" in response.content
     assert b"data:image/png;base64," in response.content
     assert Job.objects.count() == 0
-    assert _used(me) == 0
+    assert requests_used(me) == 0
     refused = client.post(
         "/modes/preview", {"prompt": "x", "output_kind": "text", "sample": ContentFile(b"not an image", name="s.png")}
     )

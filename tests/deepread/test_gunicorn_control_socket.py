@@ -12,10 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 from deepread import processes
-from tests.stack import free_port
+from devtools.stack import free_port, wait_for_web
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -59,15 +57,7 @@ def test_a_running_web_process_opens_no_control_socket(tmp_path):
     command = processes.web(BIN, bind=f"127.0.0.1:{port}", workers=1, access_log=False)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
-                break
-            except requests.RequestException:
-                assert proc.poll() is None, "the web server exited"
-                assert time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.2)
+        wait_for_web(proc, port)
         time.sleep(0.5)
         found = [p for p in (*home.rglob("*"), *runtime.rglob("*")) if p.name.endswith(".ctl")]
         assert found == []

@@ -81,7 +81,7 @@ def test_run_py_stops_cleanly_on_ctrl_c(tmp_path):
     env = {**os.environ, "DEEPREAD_VAR_DIR": str(tmp_path), "PORT": "0", "DEEPREAD_STOP_TIMEOUT_S": "30"}
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "scripts/run.py"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "scripts.run"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
     assert "is starting" in proc.stdout.readline() + proc.stdout.readline() + proc.stdout.readline()

@@ -1,11 +1,11 @@
-"""The end-to-end fixtures: a real DeepRead (tests/stack.py) per engine."""
+"""The end-to-end fixtures: a real DeepRead (devtools/stack.py) per engine."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.fake_vllm import FakeVllm
-from tests.stack import running_stack
+from devtools.fake_vllm import FakeVllm
+from devtools.stack import running_stack
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +35,30 @@ def vllm_service(tmp_path_factory, fake_vllm_server):
     }
     with running_stack(tmp_path_factory.mktemp("e2e-vllm-var"), engine="vllm", env=env) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (devtools.browser.launch), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    from devtools.browser import launch
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A 1280×900 page in a fresh browser context (downloads accepted, 30 s timeouts); fails the test if the page
+    logged a console error (a refused Content-Security-Policy, a failing script)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+    assert not errors, errors

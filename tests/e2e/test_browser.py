@@ -8,9 +8,9 @@ import re
 import pytest
 import requests
 
-from tests.browser import chromium_path, launch
-from tests.mailbox import link_to
-from tests.samples import encode, pdf_bytes, render_lines
+from devtools.browser import chromium_path
+from devtools.mailbox import link_to
+from devtools.samples import encode, pdf_bytes, render_lines
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,29 +25,6 @@ def expect(locator):
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    errors: list[str] = []
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-    # The pages keep their Content-Security-Policy: nothing was refused, no script failed.
-    assert not errors, errors
 
 
 def sign_up(page, stack, email: str) -> None:

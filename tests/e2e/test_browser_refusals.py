@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from tests.browser import chromium_path
-from tests.e2e.test_browser import TIMEOUT_MS, browser, expect, sign_up  # noqa: F401 - the browser fixture
-from tests.samples import encode, render_lines
+from devtools.browser import chromium_path
+from devtools.samples import encode, render_lines
+from tests.e2e.test_browser import TIMEOUT_MS, expect, sign_up
 
 pytestmark = [
     pytest.mark.e2e,
@@ -20,7 +20,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
+def page(browser):
     """A tab whose console must stay clean, except for the refused uploads' own 400 answers."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     errors: list[str] = []

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines, render_table
-from tests.stack import running_stack
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines, render_table
+from devtools.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

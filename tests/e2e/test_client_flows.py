@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 120

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.samples import encode, render_lines
+from devtools.samples import encode, render_lines
 
 pytestmark = pytest.mark.e2e
 CUT_OFF = "The upload was cut off; upload it again."

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.browser import chromium_path, launch
+from devtools.browser import chromium_path
+from devtools.samples import encode, pdf_bytes, render_lines, render_table
 from tests.e2e.test_browser import sign_up
-from tests.samples import encode, pdf_bytes, render_lines, render_table
 
 pytestmark = [
     pytest.mark.e2e,
@@ -21,16 +21,6 @@ pytestmark = [
 ]
 EMAIL = "pages@example.com"
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 def _submit(base: str, key: str, name: str, data: bytes, mode: str, content_type: str) -> str:

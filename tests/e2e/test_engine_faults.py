@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 import requests
 
+from devtools.fake_vllm import HANG, FakeVllm
+from devtools.samples import pdf_bytes
+from devtools.stack import running_stack
 from tests.e2e.test_vllm_jobs import _page_png, _submit
-from tests.fake_vllm import HANG, FakeVllm
-from tests.samples import pdf_bytes
-from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 ENGINE_TRIES = 2  # DEEPREAD_VLLM_RETRIES=1: two HTTP requests per try of the task

@@ -9,9 +9,9 @@ import time
 import pytest
 import requests
 
-from tests.browser import chromium_path
-from tests.e2e.test_browser import browser, create_key, expect, page, sign_up  # noqa: F401 (fixtures)
-from tests.samples import pdf_bytes
+from devtools.browser import chromium_path
+from devtools.samples import pdf_bytes
+from tests.e2e.test_browser import create_key, expect, sign_up
 
 pytestmark = [
     pytest.mark.e2e,
@@ -20,7 +20,7 @@ pytestmark = [
 ]
 
 
-def test_viewer_shows_pages_as_they_arrive_and_cancels_the_job(page, vllm_service, fake_vllm_server):  # noqa: F811
+def test_viewer_shows_pages_as_they_arrive_and_cancels_the_job(page, vllm_service, fake_vllm_server):
     base = vllm_service.base_url
     sign_up(page, vllm_service, "live-viewer@example.com")
     key = create_key(page, base, "viewer")
@@ -62,7 +62,7 @@ def test_viewer_shows_pages_as_they_arrive_and_cancels_the_job(page, vllm_servic
     expect(page.locator("table.jobs .badge-cancelled")).to_have_count(1)
 
 
-def test_webhooks_page_shows_the_secret_once(page, vllm_service):  # noqa: F811
+def test_webhooks_page_shows_the_secret_once(page, vllm_service):
     base = vllm_service.base_url
     sign_up(page, vllm_service, "hooks-page@example.com")
     page.goto(f"{base}/webhooks/")

@@ -16,8 +16,8 @@ import requests
 from httpx_sse import connect_sse
 from standardwebhooks.webhooks import Webhook
 
-from tests.samples import encode, pdf_bytes, render_lines
-from tests.stack import running_stack
+from devtools.samples import encode, pdf_bytes, render_lines
+from devtools.stack import running_stack
 from tests.webhook_listener import Listener
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import requests
 from mistralai.client import Mistral, errors
 from PIL import Image
 
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
 PAGES = [["Chapter one begins here"], ["Chapter two follows on"], ["The final chapter ends"]]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from tests.samples import pdf_bytes, png_bytes
+from devtools.samples import pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.e2e
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "paperless" / "deepread_pre_consume.py"

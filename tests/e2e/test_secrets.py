@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.mailbox import link_to
-from tests.samples import png_bytes
-from tests.stack import running_stack
+from devtools.mailbox import link_to
+from devtools.samples import png_bytes
+from devtools.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery staple " + secrets.token_hex(4)

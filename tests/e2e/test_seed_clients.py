@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.samples import LINES, cer, encode, png_bytes, render_table
+from devtools.samples import LINES, cer, encode, png_bytes, render_table
 
 pytestmark = pytest.mark.e2e
 

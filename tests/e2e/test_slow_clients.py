@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.slow_clients import SlowClients, keepalive_probe, latency_probe
-from tests.stack import running_stack
+from devtools.slow_clients import SlowClients, keepalive_probe, latency_probe
+from devtools.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 HOLD_S = 30.0

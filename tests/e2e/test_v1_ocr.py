@@ -12,7 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.samples import LINES, cer, png_bytes, render_lines
+from devtools.samples import LINES, cer, png_bytes, render_lines
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,9 @@ import time
 import pytest
 import requests
 
+from devtools.fake_vllm import FakeVllm
+from devtools.stack import running_stack
 from tests.e2e.test_vllm_jobs import _page_png, _submit
-from tests.fake_vllm import FakeVllm
-from tests.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from tests.samples import encode, pdf_bytes, render_lines
+from devtools.samples import encode, pdf_bytes, render_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -185,8 +185,8 @@ def test_a_job_whose_server_refuses_it_fails_with_the_reason_and_is_refunded(vll
 
 def test_a_cold_starting_server_delays_jobs_instead_of_failing_them(tmp_path):
     """The gpu worker waits for /v1/models at start-up and says so; a job sent meanwhile completes later."""
-    from tests.fake_vllm import FakeVllm
-    from tests.stack import free_port, running_stack
+    from devtools.fake_vllm import FakeVllm
+    from devtools.stack import free_port, running_stack
 
     port = free_port()
     env = {"VLLM_BASE_URL": f"http://127.0.0.1:{port}/v1", "DEEPREAD_VLLM_BACKOFF_S": "0.05"}

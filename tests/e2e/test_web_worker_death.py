@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from bench.proctree import tree_pids
-from tests.samples import pdf_bytes
-from tests.stack import running_stack
+from devtools.samples import pdf_bytes
+from devtools.stack import running_stack
 
 pytestmark = pytest.mark.e2e
 BOUND_S = 120  # bounds a hang only

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from deepread import processes
-from tests.fake_vllm import FakeVllm
-from tests.stack import BIN, running_stack
+from devtools.fake_vllm import FakeVllm
+from devtools.stack import BIN, running_stack
 from tests.worker_death import kill_mid_page_and_recover
 
 pytestmark = pytest.mark.e2e

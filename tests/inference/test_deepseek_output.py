@@ -1,7 +1,7 @@
 import pytest
 
+from devtools.fake_vllm import CHART, DOCUMENT, OCR
 from inference import deepseek_output as out
-from tests.fake_vllm import CHART, DOCUMENT, OCR
 
 
 def test_document_blocks_get_labels_and_pixel_boxes_scaled_per_axis():

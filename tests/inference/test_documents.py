@@ -6,8 +6,8 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
+from devtools.samples import encode, pdf_bytes, png_bytes, render_lines
 from inference.documents import InputError, detect_kind, inspect_document, iter_pages, page_image
-from tests.samples import encode, pdf_bytes, png_bytes, render_lines
 
 LIMITS = {"max_pixels": 40_000_000, "max_pages": 10}
 
@@ -121,8 +121,8 @@ def test_page_image_refuses_a_page_past_the_end():
 def test_an_image_cut_short_is_an_input_error_when_prepared_not_later(fmt, keep):
     """A cut-off upload used to pass through undecoded and fail as an OSError wherever its pixels were first read
     (the blank-page check, the CPU engine): an internal error instead of "corrupt or truncated"."""
+    from devtools.samples import encode, render_lines
     from inference.documents import InputError, inspect_document, iter_pages, page_image
-    from tests.samples import encode, render_lines
 
     whole = encode(render_lines(["A page cut short", "in the middle of its pixels"]), fmt)
     info = inspect_document(whole, max_pixels=60_000_000, max_pages=10)

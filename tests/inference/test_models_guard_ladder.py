@@ -6,12 +6,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
+from devtools.fake_vllm import MODEL_2, FakeVllm, image_tokens_v2
+from devtools.samples import render_lines
 from inference.base import EngineUnavailable
 from inference.vllm_engine import VllmEngine
 from inference.vllm_models import MODELS, judge_server, page_token_cap, parse_version
 from modes.builtin import BUILTIN_MODES
-from tests.fake_vllm import MODEL_2, FakeVllm, image_tokens_v2
-from tests.samples import render_lines
 
 OCR1, OCR2 = "deepseek-ai/DeepSeek-OCR", "deepseek-ai/DeepSeek-OCR-2"
 

@@ -2,10 +2,10 @@
 
 import pytest
 
+from devtools.samples import LINES, cer, render_lines, render_table
 from inference.base import ModeNotSupported
 from inference.registry import get_engine
 from modes.builtin import BUILTIN_MODES
-from tests.samples import LINES, cer, render_lines, render_table
 
 CER_BOUND = 0.02  # measured 0.0 on these renders; a bound with room for onnxruntime version drift
 

@@ -9,15 +9,15 @@ import io
 import pytest
 from PIL import Image, ImageDraw, ImageFont, TiffImagePlugin
 
+from devtools.fake_vllm import FakeVllm
+from devtools.ocr_reader import RapidReader
 from inference.base import ModeSpec
 from inference.documents import InputError, flatten, inspect_document, iter_pages, page_image
 from inference.images import encode_for_model
 from inference.metrics import cer
 from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
-from tests.fake_vllm import FakeVllm
 from tests.field import assert_reads, field_file
-from tests.ocr_reader import RapidReader
 from tests.pdf_forms import Field, form_pdf
 
 TEXT = ModeSpec("ocr", "ocr", "", "Free OCR.", "text")

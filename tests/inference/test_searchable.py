@@ -10,9 +10,9 @@ import pypdfium2.raw as pdfium_c
 import pytest
 from PIL import Image
 
+from devtools.samples import encode, render_lines
 from inference.documents import inspect_document, iter_pages
 from inference.searchable import block_words, hocr, page_words, plain_lines, searchable_pdf
-from tests.samples import encode, render_lines
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 LIMITS = {"max_pixels": 60_000_000, "max_pages": 100}
@@ -162,7 +162,7 @@ def test_hocr_has_every_word_with_its_box():
 
 
 def test_a_born_digital_page_answered_from_its_text_layer_gets_no_second_layer():
-    from tests.pdfgen import PROSE, build_pdf
+    from devtools.pdfgen import PROSE, build_pdf
 
     data = build_pdf([("digital", PROSE), ("scan", ["Scanned page"])])
     pages = _result_pages(data, [PROSE, ["Scanned page"]])

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import encode, render_lines
 from inference.documents import inspect_document, page_image
 from inference.searchable import searchable_pdf
 from inference.shortcuts import image_digest, is_blank, judge_text, text_layer_page
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import encode, render_lines
 
 LIMITS = {"max_pixels": 60_000_000, "max_pages": 100}
 

@@ -11,15 +11,15 @@ import threading
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from devtools.fake_vllm import FakeVllm
+from devtools.ocr_reader import RapidReader
 from inference import strips
 from inference.annotate import annotate, mark_sizes
 from inference.documents import inspect_document, iter_pages
 from inference.metrics import cer
 from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
-from tests.fake_vllm import FakeVllm
 from tests.field import assert_reads, field_file
-from tests.ocr_reader import RapidReader
 
 OCR = BUILTIN_MODES["ocr"]
 LIMITS = {"max_pixels": 60_000_000, "max_pages": 10}

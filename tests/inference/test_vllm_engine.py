@@ -10,14 +10,14 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
+from devtools.fake_vllm import HANG, FakeVllm, image_tokens
+from devtools.samples import render_lines
+from devtools.stack import free_port
 from inference.base import EngineUnavailable, ModeSpec
 from inference.images import EncodedImage, encode
 from inference.vllm_client import ReplicaPool, TerminalRequestError
 from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
-from tests.fake_vllm import HANG, FakeVllm, image_tokens
-from tests.samples import render_lines
-from tests.stack import free_port
 
 MODES = dict(BUILTIN_MODES)
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from deepread import processes
-from tests.samples import encode, render_lines
-from tests.stack import BIN, running_stack
+from devtools.samples import encode, render_lines
+from devtools.stack import BIN, running_stack
 
 pytestmark = pytest.mark.integration
 

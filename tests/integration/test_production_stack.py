@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from deepread import processes
-from tests.fake_vllm import FakeVllm
-from tests.samples import encode, render_lines
-from tests.stack import BIN, running_stack
+from devtools.fake_vllm import FakeVllm
+from devtools.samples import encode, render_lines
+from devtools.stack import BIN, running_stack
 from tests.worker_death import kill_mid_page_and_recover
 
 pytestmark = pytest.mark.integration
@@ -243,7 +243,7 @@ def test_queued_jobs_survive_a_broker_restart(tmp_path, production_env):
     import shutil
     import subprocess
 
-    from tests.stack import free_port
+    from devtools.stack import free_port
 
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")

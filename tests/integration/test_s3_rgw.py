@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from deepread import processes
-from tests.samples import LINES, cer, encode, pdf_bytes, render_lines
-from tests.stack import BIN, running_stack
+from devtools.samples import LINES, cer, encode, pdf_bytes, render_lines
+from devtools.stack import BIN, running_stack
 
 pytestmark = pytest.mark.integration
 

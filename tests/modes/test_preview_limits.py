@@ -16,12 +16,12 @@ from accounts.models import MonthlyUsage, RateWindow
 from accounts.quota import month_start
 from accounts.ratelimit import rate_hit
 from accounts.tiers import TIER_POLICIES, Tier
+from devtools.samples import encode, render_lines
 from inference.vllm_engine import VllmEngine
 from modes.builtin import BUILTIN_MODES
 from ocr import services as ocr_services
 from ocrjobs.models import Job
 from tests.factories import UserFactory
-from tests.samples import encode, render_lines
 
 SPEC = BUILTIN_MODES["document"]
 

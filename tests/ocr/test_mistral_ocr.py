@@ -9,23 +9,17 @@ import io
 import pytest
 from PIL import Image
 
-from accounts.models import MonthlyUsage
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
 from ocr import services as ocr_services
 from ocr.mistral import _pages
 from ocrjobs.models import Job
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_table
+from tests.helpers import requests_used
 
 URL = "/v1/ocr"
 ROWS = [["Item", "Qty", "Price"], ["Apples", "12", "3.40"], ["Pears", "7", "2.15"]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _engine_loaded():
-    assert ocr_services.wait_until_loaded(timeout=120)
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
+pytestmark = pytest.mark.usefixtures("engine_loaded")
 
 
 def _data_uri(data: bytes, mime: str = "image/png") -> str:
@@ -56,7 +50,7 @@ def test_an_image_by_data_uri_answers_an_ocr_response(bearer, user):
     for block in page["blocks"]:
         assert 0 <= block["top_left_x"] < block["bottom_right_x"] <= width
         assert 0 <= block["top_left_y"] < block["bottom_right_y"] <= height
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     assert response["X-RateLimit-Remaining"] == "999"
     assert Job.objects.count() == 0
 
@@ -73,7 +67,7 @@ def test_pages_pick_0_based_pages_of_a_pdf(bearer, user, pages):
     assert cer("The final chapter ends", answer["pages"][1]["markdown"]) < 0.1
     assert answer["pages"][0]["dimensions"]["dpi"] == 144
     assert answer["usage_info"] == {"pages_processed": 2, "doc_size_bytes": len(data)}
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 @pytest.mark.parametrize(
@@ -146,7 +140,7 @@ def test_figures_are_cropped_with_their_corners_on_the_gpu_engine(bearer, user, 
     page = _post(bearer, {**body, "image_limit": 0}).json()["pages"][0]
     assert page["images"] == []
     assert "img-0" not in page["markdown"]
-    assert _used(user) == 3
+    assert requests_used(user) == 3
 
 
 B64 = _data_uri(png_bytes(["x"]))
@@ -195,7 +189,7 @@ def test_every_refusal_is_in_mistrals_shape_and_spends_nothing(bearer, user, bod
     assert (error["object"], error["code"], error["param"]) == ("error", code, param)
     assert error["type"] == "invalid_request_error"
     assert error["message"]
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert Job.objects.count() == 0
 
 
@@ -206,11 +200,11 @@ def test_too_many_selected_pages_is_too_large_but_a_selection_within_the_limit_r
     response = _post(bearer, {"document": document})
     assert response.status_code == 413
     assert (response.json()["code"], response.json()["param"]) == ("image_too_large", "pages")
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     response = _post(bearer, {"document": document, "pages": "2"})
     assert response.status_code == 200
     assert [p["index"] for p in response.json()["pages"]] == [2]
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_strict_model_names_refuse_mistrals_name_too(bearer, user, settings):
@@ -218,7 +212,7 @@ def test_strict_model_names_refuse_mistrals_name_too(bearer, user, settings):
     response = _post(bearer, {"model": "mistral-ocr-latest", "document": IMAGE})
     assert response.status_code == 404
     assert response.json()["code"] == "model_not_found"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_a_missing_key_is_401_before_the_body_is_read(client, db):

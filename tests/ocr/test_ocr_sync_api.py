@@ -12,20 +12,15 @@ from PIL import Image
 
 from accounts.models import MonthlyUsage
 from accounts.quota import month_start
+from devtools.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines
 from ocr import services as ocr_services
 from ocrjobs.models import Job
-from tests.samples import LINES, cer, encode, pdf_bytes, png_bytes, render_lines
+from tests.helpers import requests_used
 
 URL = "/v1/ocr"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _engine_loaded():
-    assert ocr_services.wait_until_loaded(timeout=120)
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
+pytestmark = pytest.mark.usefixtures("engine_loaded")
 
 
 def _post(client, body):
@@ -46,7 +41,7 @@ def test_base64_flow_reads_the_text_and_counts_one_request(bearer, user):
     assert cer(choice["text"], "\n".join(LINES)) < 0.05
     assert "result_image_base64" not in body
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     assert response["X-RateLimit-Limit"] == "1000"
     assert response["X-RateLimit-Remaining"] == "999"
     assert Job.objects.count() == 0  # synchronous: no job row
@@ -93,7 +88,7 @@ def test_the_seed_model_name_runs_the_serving_engine_and_says_so(bearer, user, m
     assert response.status_code == 200, response.content
     assert response.json()["model"] == "rapidocr-ppocrv6"
     assert cer(response.json()["choices"][0]["text"], "\n".join(LINES)) < 0.05
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_strict_mode_refuses_the_seed_name_unless_mapped(bearer, user, settings):
@@ -102,12 +97,12 @@ def test_strict_mode_refuses_the_seed_name_unless_mapped(bearer, user, settings)
     response = _post(bearer, body)
     assert response.status_code == 404
     assert (response.json()["error"]["code"], response.json()["error"]["param"]) == ("model_not_found", "model")
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     settings.DEEPREAD_MODEL_ALIASES = ["deepseek-ocr"]
     response = _post(bearer, body)
     assert response.status_code == 200
     assert response.json()["model"] == "rapidocr-ppocrv6"
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 @pytest.mark.parametrize(
@@ -123,7 +118,7 @@ def test_a_bad_image_gets_its_own_error_before_the_model_name(bearer, user, sett
     response = _post(bearer, {"image": image, "image_type": image_type, "model": "gpt-4o"})
     assert response.status_code == 400
     assert (response.json()["error"]["code"], response.json()["error"]["param"]) == (code, "image")
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 B64 = base64.b64encode(png_bytes(["x"])).decode()
@@ -165,7 +160,7 @@ def test_every_error_has_its_code_status_and_param_and_spends_nothing(bearer, us
     assert error["type"] == "invalid_request_error"
     assert error["message"]
     assert "Traceback" not in response.content.decode()
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_a_decompression_bomb_is_too_large_and_spends_nothing(bearer, user):
@@ -175,7 +170,7 @@ def test_a_decompression_bomb_is_too_large_and_spends_nothing(bearer, user):
     response = _post(bearer, {"image": base64.b64encode(data).decode(), "image_type": "base64"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "image_too_large"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_too_many_pdf_pages_is_too_large(bearer, user, settings):
@@ -184,7 +179,7 @@ def test_too_many_pdf_pages_is_too_large(bearer, user, settings):
     response = _post(bearer, {"image": base64.b64encode(data).decode(), "image_type": "base64"})
     assert response.status_code == 413
     assert "3 pages; the limit is 2" in response.json()["error"]["message"]
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_a_body_past_the_cap_is_refused_while_reading(bearer, user, settings):
@@ -192,7 +187,7 @@ def test_a_body_past_the_cap_is_refused_while_reading(bearer, user, settings):
     response = _post(bearer, {"image": "A" * 5000, "image_type": "base64"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "image_too_large"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_malformed_json_and_wrong_body_type(bearer, user):
@@ -201,7 +196,7 @@ def test_malformed_json_and_wrong_body_type(bearer, user):
     assert response.json()["error"]["code"] == "invalid_parameter"
     response = _post(bearer, ["image"])
     assert response.json()["error"]["code"] == "invalid_parameter_type"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 @pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": "Bearer ocr_wrong"}, {"HTTP_X_API_KEY": "nope"}])
@@ -226,7 +221,7 @@ def test_past_the_monthly_limit_is_403_quota_exceeded(bearer, user):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "quota_exceeded"
     assert response["X-RateLimit-Remaining"] == "0"
-    assert _used(user) == 1000
+    assert requests_used(user) == 1000
 
 
 def test_burst_limit_is_429_rate_limit_exceeded(bearer, settings):
@@ -245,7 +240,7 @@ def test_while_the_engine_loads_it_answers_503_with_retry_after_and_spends_nothi
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "engine_unavailable"
     assert response["Retry-After"] == "5"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_an_unknown_v1_path_is_an_openai_404(bearer):

@@ -14,19 +14,17 @@ from urllib.parse import unquote
 
 import pytest
 
-from accounts.models import MonthlyUsage
 from core import urlfetch
 from ocr import services as ocr_services
 from ocrjobs.models import Job
+from tests.helpers import requests_used
 
 FIELD = Path(__file__).resolve().parents[2] / "../shared/data/field"
 FIELD = FIELD if FIELD.exists() else Path("/work/shared/data/field")
 NAME = "17-url-non-ascii-path.png"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _engine_loaded():
-    assert ocr_services.wait_until_loaded(timeout=120)
+pytestmark = pytest.mark.usefixtures("engine_loaded")
 
 
 @pytest.fixture
@@ -78,10 +76,6 @@ def uploads(field_image):
     server.server_close()
 
 
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
-
-
 def _lines_present(text: str, lines: list[str]) -> None:
     flat = " ".join(text.split()).lower()
     for line in lines:
@@ -105,7 +99,7 @@ def test_the_field_file_under_a_non_ascii_url_gives_its_text(bearer, user, uploa
     assert response.status_code == 200, response.content
     _lines_present(response.json()["choices"][0]["text"], expected)
     assert seen[-1] == wire
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_an_idn_host_is_fetched_by_its_idna_name(bearer, user, uploads, field_image, monkeypatch):
@@ -177,7 +171,7 @@ def test_fetch_failures_are_openai_errors_and_spend_nothing(bearer, user, upload
     error = response.json()["error"]
     assert (error["code"], error["param"], error["type"]) == (code, "image", "invalid_request_error")
     assert elapsed < 10  # bounds a hang only; the drip server would hold the call for 2,000 s
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert Job.objects.count() == 0
 
 
@@ -190,7 +184,7 @@ def test_the_mistral_dialect_fetches_non_ascii_urls_too(bearer, user, uploads, f
     assert response.status_code == 200, response.content
     _lines_present(" ".join(page["markdown"] for page in response.json()["pages"]), field_image[1])
     assert seen[-1] == "/uploads/cierre_pe%C3%B1a.png"
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_the_mistral_dialect_gets_image_fetch_failed_in_its_format(bearer, user, settings):
@@ -209,5 +203,5 @@ def test_the_mistral_dialect_gets_image_fetch_failed_in_its_format(bearer, user,
     error = response.json()
     assert error["object"] == "error"
     assert error["code"] == "image_fetch_failed"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert Job.objects.count() == 0

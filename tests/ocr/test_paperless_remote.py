@@ -8,13 +8,9 @@ import base64
 
 import pytest
 
-from ocr import services as ocr_services
-from tests.samples import pdf_bytes, png_bytes
+from devtools.samples import pdf_bytes, png_bytes
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _engine_loaded():
-    assert ocr_services.wait_until_loaded(timeout=120)
+pytestmark = pytest.mark.usefixtures("engine_loaded")
 
 
 @pytest.mark.parametrize(

@@ -18,17 +18,18 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import MonthlyUsage, QuotaHold
+from accounts.models import QuotaHold
 from accounts.quota_holds import quota_hold_create, quota_hold_release, quota_holds_sweep
 from accounts.services import quota_consume
+from devtools.samples import png_bytes
 from inference.procpool import EngineProcessPool
 from ocr import admission
 from ocr import services as ocr_services
 from ocr.admission import EngineAdmission, EngineGate
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
+from tests.helpers import requests_used
 from tests.ocr.held_engines import EventEngine
-from tests.samples import png_bytes
 
 BOUND_S = 60  # bounds a hang only
 
@@ -39,10 +40,6 @@ def _until(condition, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"never: {what}")
         time.sleep(0.01)
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def _post(key: str):
@@ -101,14 +98,18 @@ def test_a_full_queue_is_refused_at_once_and_spends_nothing(monkeypatch, held, c
     _until(lambda: gate.admitted == 2, "the second call waits in the queue")
 
     _busy(_post(key))  # the third: no slot, no room to wait
-    assert (_used(user), QuotaHold.objects.count(), Job.objects.count()) == (1, 1, 0)  # only the running call spent
+    assert (requests_used(user), QuotaHold.objects.count(), Job.objects.count()) == (
+        1,
+        1,
+        0,
+    )  # only the running call spent
 
     held.release.set()
     first.join(BOUND_S)
     second.join(BOUND_S)
     assert [answers[n].status_code for n in ("first", "second")] == [200, 200]
     assert answers["second"].json()["choices"][0]["text"] == "held text"
-    assert (_used(user), QuotaHold.objects.count(), gate.admitted, held.calls) == (2, 0, 0, 2)
+    assert (requests_used(user), QuotaHold.objects.count(), gate.admitted, held.calls) == (2, 0, 0, 2)
 
 
 def test_a_wait_for_a_slot_that_runs_out_is_refused_and_spends_nothing(monkeypatch, held, caller, gate_with):
@@ -118,10 +119,10 @@ def test_a_wait_for_a_slot_that_runs_out_is_refused_and_spends_nothing(monkeypat
     first.start()
     assert held.entered.acquire(timeout=BOUND_S)
     _busy(_post(key))  # waited its 0.2 s behind a call that cannot end before the test lets it
-    assert (_used(user), QuotaHold.objects.count(), gate.admitted) == (1, 1, 1)
+    assert (requests_used(user), QuotaHold.objects.count(), gate.admitted) == (1, 1, 1)
     held.release.set()
     first.join(BOUND_S)
-    assert (_used(user), QuotaHold.objects.count(), gate.admitted, held.calls) == (1, 0, 0, 1)
+    assert (requests_used(user), QuotaHold.objects.count(), gate.admitted, held.calls) == (1, 0, 0, 1)
 
 
 def _asgi(app, method: str, path: str) -> list[dict]:
@@ -187,14 +188,14 @@ def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch
         assert response.status_code == 503, response.content
         assert response.json()["error"]["code"] == "engine_unavailable"
         assert response["Retry-After"] == "10"
-        assert (_used(user), QuotaHold.objects.count(), Job.objects.count()) == (0, 0, 0)  # given back
+        assert (requests_used(user), QuotaHold.objects.count(), Job.objects.count()) == (0, 0, 0)  # given back
 
         (tmp_path / "release").write_text("")  # the replaced pool serves the next call
         response = _post(key)
         assert response.status_code == 200, response.content
         assert response.json()["choices"][0]["text"] == "file text"
         assert pid not in pool.child_pids()
-        assert (_used(user), QuotaHold.objects.count()) == (1, 0)
+        assert (requests_used(user), QuotaHold.objects.count()) == (1, 0)
     finally:
         pool.shutdown()
 
@@ -207,10 +208,10 @@ def test_a_hold_left_by_a_dead_web_process_is_refunded_once_by_the_sweep(db, set
     assert hold.expires_at == now + dt.timedelta(seconds=settings.DEEPREAD_SYNC_HOLD_S)
 
     assert quota_holds_sweep(now=hold.expires_at) == 0  # not past its expiry: the call may still be running
-    assert (_used(user), QuotaHold.objects.count()) == (1, 1)
+    assert (requests_used(user), QuotaHold.objects.count()) == (1, 1)
     assert quota_holds_sweep(now=hold.expires_at + dt.timedelta(seconds=1)) == 1
-    assert (_used(user), QuotaHold.objects.count()) == (0, 0)
+    assert (requests_used(user), QuotaHold.objects.count()) == (0, 0)
     # the call ends after all (it outlived its hold): nothing is given back twice
     assert quota_hold_release(hold_id=hold.pk, refund=True) is False
     assert quota_holds_sweep(now=hold.expires_at + dt.timedelta(seconds=1)) == 0
-    assert _used(user) == 0
+    assert requests_used(user) == 0

@@ -10,10 +10,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
+from devtools.samples import pdf_bytes
 from ocrjobs import completion, processing, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import pdf_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

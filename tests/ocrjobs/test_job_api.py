@@ -2,34 +2,23 @@
 
 import base64
 import json
-import time
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from accounts.models import MonthlyUsage
+from devtools.samples import LINES, cer, pdf_bytes, png_bytes
 from ocrjobs import completion, processing
 from ocrjobs.models import Job, JobStatus
 from storage import signing
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import LINES, cer, pdf_bytes, png_bytes
+from tests.helpers import path_and_query, requests_used
 
 SIGN_URL = "/api/v1/upload/signed-url"
 
 
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
 def _put(ticket: dict, data: bytes, content_type: str = "image/png"):
-    return Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=content_type)
+    return Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type=content_type)
 
 
 def _post_form(ticket: dict, data: bytes, filename: str, content_type: str = "image/png"):
@@ -37,7 +26,7 @@ def _post_form(ticket: dict, data: bytes, filename: str, content_type: str = "im
 
     form = {**ticket["fields"], "Content-Type": content_type}
     form["file"] = SimpleUploadedFile(filename, data, content_type=content_type)
-    return Client().post(_path(ticket["url"]), form)
+    return Client().post(path_and_query(ticket["url"]), form)
 
 
 def test_signed_url_without_body_has_put_url_post_form_and_filename_placeholder(api, user):
@@ -54,7 +43,7 @@ def test_signed_url_without_body_has_put_url_post_form_and_filename_placeholder(
     assert ["content-length-range", 1, 50 * 1024 * 1024] in policy["conditions"]
     job = Job.objects.get(pk=body["job_id"])
     assert (job.status, job.mode, job.owner) == (JobStatus.AWAITING_UPLOAD, "ocr", user)
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_signed_url_with_body_uses_the_safe_filename(api):
@@ -81,7 +70,7 @@ def test_bad_signed_url_requests_get_400_and_spend_nothing(api, user, query, bod
     assert response.status_code == 400
     assert message in response.json()["detail"]
     assert Job.objects.count() == 0
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_put_flow_then_worker_then_result(api, user):
@@ -168,9 +157,11 @@ def test_tampered_and_expired_signatures_are_refused(api, settings, monkeypatch)
     # A policy signed for one job does not accept another's key prefix.
     forged = dict(ticket, fields=dict(ticket["fields"], key=other["key_prefix"] + "x.png"))
     assert _post_form(forged, png_bytes(), "x.png").status_code == 403
+    # Signed at a fixed instant for 1 s, presented 2 s later: the clock that signs is the clock that checks.
     settings.DEEPREAD_SIGNED_URL_TTL_S = 1
+    monkeypatch.setattr(signing, "clock", lambda: 1_800_000_000.0)
     short = api.post(SIGN_URL).json()
-    monkeypatch.setattr(signing, "clock", lambda: time.time() + 2)
+    monkeypatch.setattr(signing, "clock", lambda: 1_800_000_002.0)
     assert _put(short, png_bytes()).status_code == 403
     assert "expired" in _post_form(short, png_bytes(), "a.png").json()["detail"]
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == 0
@@ -238,12 +229,12 @@ def test_download_signed_url_returns_the_result_json(api):
     body = api.post("/api/v1/download/signed-url?file_path=ocr/d.json").json()
     assert body["expires_in"] == 3600
     assert body["file_key"].endswith("/ocr/d.json")
-    response = Client().get(_path(body["url"]))
+    response = Client().get(path_and_query(body["url"]))
     assert response.status_code == 200
     doc = json.loads(b"".join(response.streaming_content))
     assert (doc["mode"], doc["job_id"]) == ("ocr", ticket["job_id"])
     tampered = body["url"].replace("ocr%2Fd.json", "ocr%2Fe.json")
-    assert Client().get(_path(tampered)).status_code == 403
+    assert Client().get(path_and_query(tampered)).status_code == 403
     assert api.post("/api/v1/download/signed-url").status_code == 400
 
 
@@ -263,7 +254,7 @@ def test_another_account_gets_404_for_job_result_and_download(api, client):
 
 def test_a_failed_job_says_why_and_is_refunded(api, user):
     ticket = api.post(SIGN_URL, {"filename": "x.png"}, format="json").json()
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     _put(ticket, png_bytes())
     default_storage.delete(ticket["s3_key"])
     job = processing.job_run(job_id=ticket["job_id"])
@@ -272,9 +263,9 @@ def test_a_failed_job_says_why_and_is_refunded(api, user):
     assert result["status"] == "failed"
     assert "missing from storage" in result["error"]
     assert result["result"] is None
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     completion.job_fail(job_id=job.pk, message="again")
-    assert _used(user) == 0  # refunded once only
+    assert requests_used(user) == 0  # refunded once only
 
 
 def test_ocr_modes_lists_builtins_and_custom_modes_with_one_default(api, user):

@@ -11,19 +11,16 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import MonthlyUsage
+from devtools.samples import pdf_bytes, png_bytes
 from ocr.pages import normalize_pages, parse_pages, select_pages
 from ocrjobs import completion, control, processing, services
 from ocrjobs.models import AccountJobSettings, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from storage.keys import artifact_storage_key
 from storage.objects import presign_download
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import pdf_bytes, png_bytes
+from tests.helpers import requests_used
 
 SIGN_URL = "/api/v1/upload/signed-url"
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def _uploaded(user, *, filename="doc.png", data=None, pages=None):
@@ -62,12 +59,12 @@ def test_cancelling_a_pending_job_gives_its_request_back_and_shows_cancelled(api
     else:
         response_ticket = api.post(SIGN_URL).json()
         job = Job.objects.get(pk=response_ticket["job_id"])
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     response = api.post(f"/api/v1/jobs/{job.id}/cancel")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "cancelled"
     assert response["X-RateLimit-Remaining"] == "1000"
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert api.get(f"/api/v1/results/{job.id}").json()["status"] == "cancelled"
     if not uploaded:  # the file arriving later is refused, saying why, and stores nothing
         put = urlsplit(response_ticket["upload_url"])
@@ -94,7 +91,7 @@ def test_cancelling_a_processing_job_drops_its_pages_and_later_pages_and_failure
     assert response.status_code == 200
     job.refresh_from_db()
     assert (job.status, job.refunded, job.output_key) == (JobStatus.CANCELLED, False, None)
-    assert _used(user) == 1  # work was done: a processing job keeps its request
+    assert requests_used(user) == 1  # work was done: a processing job keeps its request
     assert not JobPage.objects.filter(job=job).exists()
     assert not default_storage.exists(crop)
     # The other page finishing, or failing, after the cancel changes nothing.
@@ -109,11 +106,11 @@ def test_cancelling_a_processing_job_drops_its_pages_and_later_pages_and_failure
 def test_cancelling_an_ended_job_is_a_409_that_changes_nothing(api, user, ending):
     job = {"completed": _completed, "failed": _failed}.get(ending, lambda u: control.job_cancel(
         user=u, job_id=_uploaded(u).id))(user)  # fmt: skip
-    before = (Job.objects.values().get(pk=job.id), _used(user))
+    before = (Job.objects.values().get(pk=job.id), requests_used(user))
     response = api.post(f"/api/v1/jobs/{job.id}/cancel")
     assert response.status_code == 409
     assert "already ended" in response.json()["detail"]
-    assert (Job.objects.values().get(pk=job.id), _used(user)) == before
+    assert (Job.objects.values().get(pk=job.id), requests_used(user)) == before
 
 
 def test_another_accounts_job_cannot_be_cancelled_deleted_or_retried(api, user):
@@ -153,7 +150,7 @@ def test_delete_removes_job_pages_upload_result_artifacts_and_deliveries_and_old
     assert api.get(f"/api/v1/results/{job.id}").status_code == 404
     assert api.delete(f"/api/v1/jobs/{job.id}").status_code == 404
     assert api.post(f"/api/v1/download/signed-url?file_path={job.output_key}").status_code == 404
-    assert _used(user) == 1  # deleting gives nothing back and takes nothing
+    assert requests_used(user) == 1  # deleting gives nothing back and takes nothing
 
 
 def test_deleting_a_running_job_cancels_it_first(api, user):
@@ -170,7 +167,7 @@ def test_retry_makes_a_new_queued_job_on_the_same_upload_and_counts_one_request(
     api, user, ending, django_capture_on_commit_callbacks
 ):
     job = _failed(user) if ending == "failed" else control.job_cancel(user=user, job_id=_uploaded(user).id)
-    used = _used(user)
+    used = requests_used(user)
     with django_capture_on_commit_callbacks() as callbacks:
         response = api.post(f"/api/v1/jobs/{job.id}/retry")
     assert response.status_code == 201, response.content
@@ -178,7 +175,7 @@ def test_retry_makes_a_new_queued_job_on_the_same_upload_and_counts_one_request(
     new = Job.objects.get(pk=body["job_id"])
     assert (body["status"], body["retry_of"]) == ("pending", str(job.id))
     assert (new.status, new.upload_key, new.filename, new.mode) == (JobStatus.QUEUED, job.upload_key, "doc.png", "ocr")
-    assert _used(user) == used + 1
+    assert requests_used(user) == used + 1
     assert len(callbacks) == 1  # the new job is enqueued
     # The original can be deleted: the retry keeps the file it shares.
     assert api.delete(f"/api/v1/jobs/{job.id}").status_code == 204
@@ -191,13 +188,13 @@ def test_retry_refuses_completed_running_and_never_uploaded_jobs_spending_nothin
     completed = _completed(user)
     running = _uploaded(user)
     never = control.job_cancel(user=user, job_id=Job.objects.get(pk=api.post(SIGN_URL).json()["job_id"]).id)
-    used, count = _used(user), Job.objects.count()
+    used, count = requests_used(user), Job.objects.count()
     for job, words in ((completed, "this one is completed"), (running, "this one is pending"),
                        (never, "no stored upload")):  # fmt: skip
         response = api.post(f"/api/v1/jobs/{job.id}/retry")
         assert response.status_code == 409
         assert words in response.json()["detail"]
-    assert (_used(user), Job.objects.count()) == (used, count)
+    assert (requests_used(user), Job.objects.count()) == (used, count)
 
 
 def test_retry_over_the_quota_is_a_403_with_nothing_made(api, user):
@@ -244,9 +241,9 @@ def test_bad_page_ranges_get_400_and_spend_nothing(api, user, spec):
     response = api.post(SIGN_URL, {"pages": spec}, format="json")
     assert response.status_code == 400
     assert response.json()["detail"].startswith("pages")
-    assert (Job.objects.count(), _used(user)) == (0, 0)
+    assert (Job.objects.count(), requests_used(user)) == (0, 0)
     assert api.post(f"{SIGN_URL}?pages={spec}").status_code == 400
-    assert (Job.objects.count(), _used(user)) == (0, 0)
+    assert (Job.objects.count(), requests_used(user)) == (0, 0)
 
 
 def test_a_page_range_counts_and_recognises_only_the_pages_asked_for(api, user):
@@ -260,7 +257,7 @@ def test_a_page_range_counts_and_recognises_only_the_pages_asked_for(api, user):
     assert [p["page"] for p in result["result"]["pages"]] == [2, 3]
     assert "First" not in result["result"]["extracted_text"]
     assert "Third" in result["result"]["extracted_text"]
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_a_page_range_past_the_document_fails_the_job_saying_so_and_refunds_it(api, user):
@@ -269,7 +266,7 @@ def test_a_page_range_past_the_document_fails_the_job_saying_so_and_refunds_it(a
     job = processing.job_run(job_id=ticket["job_id"])
     assert job.status == JobStatus.FAILED
     assert job.error == "pages asks for page 5, but the document has 2 pages."
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     assert select_pages("", 3) == (1, 2, 3)
 
 

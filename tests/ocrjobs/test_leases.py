@@ -14,11 +14,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from devtools.samples import pdf_bytes
 from inference.base import PageResult
 from ocrjobs import dispatch, leases, processing, services, sweeps
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import JobFactory, UserFactory
-from tests.samples import pdf_bytes
 
 HANG = 60  # seconds: only a hang takes this long
 

@@ -1,38 +1,36 @@
 """Searchable PDF and hOCR through the job API and the dashboard, for jobs the CPU engine really ran."""
 
 import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
 
 import pypdfium2 as pdfium
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
+from devtools.samples import pdf_bytes, png_bytes
 from inference.searchable import page_words
 from ocrjobs import processing
 from ocrjobs.models import Job
 from ocrjobs.selectors import job_result_document
 from storage.keys import artifact_storage_key
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.samples import pdf_bytes, png_bytes
+from tests.helpers import path_and_query
 
 SIGN_URL = "/api/v1/upload/signed-url"
 
 
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
 def _run(api, name: str, data: bytes, content_type: str) -> Job:
     ticket = api.post(SIGN_URL, {"filename": name}, format="json").json()
-    assert Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=content_type).status_code == 200
+    assert (
+        Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type=content_type).status_code
+        == 200
+    )
     return processing.job_run(job_id=ticket["job_id"])
 
 
 def _download(api, file_path: str, output_format: str) -> bytes:
     body = api.post(f"/api/v1/download/signed-url?file_path={file_path}&output_format={output_format}").json()
-    response = Client().get(_path(body["url"]))
+    response = Client().get(path_and_query(body["url"]))
     assert response.status_code == 200
     return b"".join(response.streaming_content)
 

@@ -12,27 +12,15 @@ from django.db import connection
 from django.test import Client
 
 from core.errors import Conflict
-from inference.registry import get_engine
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import pdf_bytes, png_bytes
 from ocrjobs import page_images, processing, services
 from ocrjobs.models import Job, JobPage, JobStatus
 from ocrjobs.selectors import job_result_document
 from storage.keys import upload_key_prefix
-from tests.factories import UserFactory
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import pdf_bytes, png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 SCANS = build_pdf([("scan", PROSE), ("scan", PROSE[:2]), ("scan", PROSE[1:])])
-
-
-@pytest.fixture
-def vllm(settings, fake_vllm):
-    settings.DEEPREAD_ENGINE = "vllm"
-    settings.VLLM_BASE_URLS = [fake_vllm.base_url]
-    settings.DEEPREAD_VLLM_BACKOFF_S = 0.01
-    get_engine.cache_clear()
-    yield fake_vllm
-    get_engine.cache_clear()
 
 
 @pytest.fixture
@@ -118,13 +106,6 @@ def test_pages_read_from_their_stored_images_give_the_same_result(api, settings,
     strip = ("page", "width", "height", "text", "blocks")
     assert [{k: p[k] for k in strip} for p in fanned["pages"]] == [{k: p[k] for k in strip} for p in whole["pages"]]
     assert fanned["extracted_text"] == whole["extracted_text"]
-
-
-@pytest.fixture
-def me(client, db):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def _no_decoding(monkeypatch):

@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import base64
 import io
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 from PIL import Image
 
-from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from inference.annotate import colour
 from inference.documents import inspect_document, page_image
-from ocr import services as ocr_services
 from ocrjobs import processing, selectors
 from ocrjobs.models import Job, JobStatus
 from tests.field import assert_reads, field_file
+from tests.helpers import path_and_query, requests_used
 from tests.inference.test_real_world_pages import tiff_with_a_huge_second_frame
-from tests.samples import png_bytes
 
 SIGN_URL = "/api/v1/upload/signed-url"
 FIELD = {
@@ -33,18 +31,7 @@ FIELD = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _engine_loaded():
-    assert ocr_services.wait_until_loaded(timeout=120)
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
+pytestmark = pytest.mark.usefixtures("engine_loaded")
 
 
 def _stored(prefix: str) -> list[str]:
@@ -69,7 +56,7 @@ def _check_annotated(annotated: Image.Image, page: Image.Image, blocks: list[dic
 def test_field_files_through_the_job_api(name, api, user):
     data, expected = field_file(name)
     ticket = api.post(SIGN_URL, {"filename": name, "content_type": FIELD[name]}, format="json").json()
-    response = Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=FIELD[name])
+    response = Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type=FIELD[name])
     assert response.status_code == 200, response.content
     processing.job_run(job_id=ticket["job_id"])
     result = api.get(f"/api/v1/results/{ticket['job_id']}").json()
@@ -97,19 +84,19 @@ def test_field_files_through_v1_ocr(name, bearer, user):
     )
     assert annotated.size == page.image.size
     assert annotated.getpixel((1, 1)) == (255, 255, 255)  # a transparent corner shows white, not black
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 # --- refusals -------------------------------------------------------------------------------------------------------
 def test_a_tiff_with_a_huge_second_frame_is_refused_by_the_job_api_storing_nothing(api, user):
     data = tiff_with_a_huge_second_frame()
     ticket = api.post(SIGN_URL, {"content_type": "image/tiff"}, format="json").json()
-    response = Client().generic("PUT", _path(ticket["upload_url"]), data, content_type="image/tiff")
+    response = Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type="image/tiff")
     assert response.status_code == 413
     assert "Frame 2 of the TIFF is 12000×12000 pixels" in response.json()["detail"]
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
     assert _stored(ticket["key_prefix"]) == []
-    assert _used(user) == 1  # the ticket's request only: still refundable when the URL expires unused
+    assert requests_used(user) == 1  # the ticket's request only: still refundable when the URL expires unused
 
 
 def test_a_tiff_with_a_huge_second_frame_is_refused_by_v1_ocr_spending_nothing(bearer, user):
@@ -120,14 +107,14 @@ def test_a_tiff_with_a_huge_second_frame_is_refused_by_v1_ocr_spending_nothing(b
     error = response.json()["error"]
     assert error["code"] == "image_too_large"
     assert "Frame 2" in error["message"]
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def _cut_off_put(ticket: dict, data: bytes, declared: int):
     """A PUT whose body stops short of its Content-Length, as the server sees a connection that closed early."""
     return Client().generic(
         "PUT",
-        _path(ticket["upload_url"]),
+        path_and_query(ticket["upload_url"]),
         b"",
         CONTENT_TYPE="image/png",
         CONTENT_LENGTH=str(declared),
@@ -145,7 +132,7 @@ def test_a_put_cut_off_before_its_content_length_is_refused_and_the_job_waits(ap
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
     assert _stored(ticket["key_prefix"]) == []
     # The complete file, sent again to the same URL, is taken.
-    again = Client().generic("PUT", _path(ticket["upload_url"]), data, content_type="image/png")
+    again = Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type="image/png")
     assert again.status_code == 200
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.QUEUED
 
@@ -162,7 +149,7 @@ def test_a_post_form_cut_off_before_its_content_length_is_refused(api):
     cut = body[: len(body) - 200]  # the file's tail and the closing boundary never arrive
     response = Client().generic(
         "POST",
-        _path(ticket["url"]),
+        path_and_query(ticket["url"]),
         b"",
         CONTENT_TYPE=MULTIPART_CONTENT,
         CONTENT_LENGTH=str(len(body)),
@@ -173,6 +160,6 @@ def test_a_post_form_cut_off_before_its_content_length_is_refused(api):
     assert Job.objects.get(pk=ticket["job_id"]).status == JobStatus.AWAITING_UPLOAD
     assert _stored(ticket["key_prefix"]) == []
     whole = Client().generic(
-        "POST", _path(ticket["url"]), body, content_type=MULTIPART_CONTENT, CONTENT_LENGTH=str(len(body))
+        "POST", path_and_query(ticket["url"]), body, content_type=MULTIPART_CONTENT, CONTENT_LENGTH=str(len(body))
     )
     assert whole.status_code == 200, whole.content

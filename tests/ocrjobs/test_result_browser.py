@@ -9,12 +9,12 @@ import pytest
 from django.test import Client
 
 from accounts.models import MonthlyUsage
+from devtools.browser import chromium_path, launch
+from devtools.samples import png_bytes
 from ocrjobs import processing, services
 from ocrjobs.models import Job, JobStatus
-from tests.browser import chromium_path, launch
 from tests.factories import UserFactory
 from tests.result_payloads import HostileVllm
-from tests.samples import png_bytes
 
 pytestmark = [
     pytest.mark.browser,

@@ -10,13 +10,12 @@ import pytest
 
 from accounts.models import MonthlyUsage
 from core.rendering import markdown_html
+from devtools.samples import encode, png_bytes, render_lines
 from modes.builtin import BUILTIN_MODES
 from ocr import services as ocr_services
 from ocrjobs import processing, services
 from ocrjobs.models import Job, JobStatus
-from tests.factories import UserFactory
 from tests.result_payloads import VARIANTS, HostileVllm, active_attributes, inspect_region
-from tests.samples import encode, png_bytes, render_lines
 
 CONTEXTS = {
     "text": "{v}",
@@ -84,13 +83,6 @@ def hostile_vllm(settings):
     settings.DEEPREAD_VLLM_BACKOFF_S = 0.01
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def me(client, db):
-    user = UserFactory()
-    client.force_login(user)
-    return user
 
 
 def _region_is_inert(page: str, marker: str) -> None:

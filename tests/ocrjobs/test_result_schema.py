@@ -14,11 +14,10 @@ import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
-from inference.registry import get_engine
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import encode, pdf_bytes, png_bytes, render_table
 from ocrjobs import processing
 from ocrjobs.models import Job
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import encode, pdf_bytes, png_bytes, render_table
 
 SIGN_URL = "/api/v1/upload/signed-url"
 TABLE = [["Item", "Qty", "Price"], ["Apples", "3", "1.20"], ["Pears", "5", "2.40"]]
@@ -49,16 +48,6 @@ def components():
 def _check(components: dict, name: str, instance: dict) -> None:
     root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": components}}
     jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker()).validate(instance)
-
-
-@pytest.fixture
-def vllm(settings, fake_vllm):
-    settings.DEEPREAD_ENGINE = "vllm"
-    settings.VLLM_BASE_URLS = [fake_vllm.base_url]
-    settings.DEEPREAD_VLLM_BACKOFF_S = 0.01
-    get_engine.cache_clear()
-    yield fake_vllm
-    get_engine.cache_clear()
 
 
 def _run(api, mode: str, name: str, data: bytes, content_type: str) -> Job:

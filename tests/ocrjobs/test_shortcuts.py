@@ -1,40 +1,25 @@
 """Fewer model requests per page: text layers, identical pages and re-uploads, blank pages — jobs run in-process
 against the fake vLLM server, counting what reached it; every shortcut off (and force_ocr) sends every page."""
 
-from urllib.parse import urlsplit
-
-import pytest
 from django.test import Client
 
-from inference.registry import get_engine
+from devtools.pdfgen import PROSE, build_pdf
+from devtools.samples import png_bytes
 from ocrjobs import processing
 from ocrjobs.models import Job, JobPage
 from ocrjobs.selectors import job_result_document
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.pdfgen import PROSE, build_pdf
-from tests.samples import png_bytes
+from tests.helpers import path_and_query
 
 SIGN_URL = "/api/v1/upload/signed-url"
 
 
-@pytest.fixture
-def vllm(settings, fake_vllm):
-    settings.DEEPREAD_ENGINE = "vllm"
-    settings.VLLM_BASE_URLS = [fake_vllm.base_url]
-    settings.DEEPREAD_VLLM_BACKOFF_S = 0.01
-    get_engine.cache_clear()
-    yield fake_vllm
-    get_engine.cache_clear()
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
 def _run(api, name: str, data: bytes, content_type: str, *, mode: str = "ocr", **extra) -> dict:
     ticket = api.post(f"{SIGN_URL}?mode={mode}", {"filename": name, **extra}, format="json").json()
-    assert Client().generic("PUT", _path(ticket["upload_url"]), data, content_type=content_type).status_code == 200
+    assert (
+        Client().generic("PUT", path_and_query(ticket["upload_url"]), data, content_type=content_type).status_code
+        == 200
+    )
     processing.job_run(job_id=ticket["job_id"])  # a PDF fans out into page tasks: run each here
     job = Job.objects.get(pk=ticket["job_id"])
     for number in range(1, (job.page_count or 1) + 1):

@@ -8,16 +8,12 @@ import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from accounts.models import MonthlyUsage
+from devtools.samples import pdf_bytes, png_bytes
 from ocrjobs import processing, services, tasks
 from ocrjobs.models import Job, JobPage, JobStatus
 from storage import objects as storage_objects
+from tests.helpers import requests_used
 from tests.ocrjobs.test_job_api import SIGN_URL, _put
-from tests.samples import pdf_bytes, png_bytes
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.filter(user=user).values_list("used", flat=True).first() or 0
 
 
 def _outputs() -> Path:
@@ -44,7 +40,7 @@ def test_a_failed_result_write_keeps_the_pages_and_the_next_try_completes(api, u
     job = _queued_job(
         api, filename="two.pdf", data=pdf_bytes([["Page one"], ["Page two"]]), content_type="application/pdf"
     )
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
     with pytest.raises(storage_objects.StorageFault):
         processing.job_run(job_id=job.pk)
@@ -60,14 +56,14 @@ def test_a_failed_result_write_keeps_the_pages_and_the_next_try_completes(api, u
     assert dict(JobPage.objects.filter(job=job).values_list("page", "pk")) == pages  # not recognised again
     assert default_storage.exists(job.result_key)
     assert api.get(f"/api/v1/results/{job.pk}").json()["result"]["pages"][1]["text"].lower().startswith("page two")
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_storage_that_stays_down_fails_the_job_after_n_tries_refunded(api, user, blocked_outputs, settings):
     settings.DEEPREAD_JOB_RETRIES = 2
     settings.DEEPREAD_JOB_RETRY_BACKOFF_S = 0.0
     job = _queued_job(api)
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
     tasks.job_process.apply(args=[str(job.pk)])  # eager: the retries run in turn
 
@@ -78,13 +74,13 @@ def test_storage_that_stays_down_fails_the_job_after_n_tries_refunded(api, user,
     assert (job.output_key, job.result_key) == (None, "")
     body = api.get(f"/api/v1/results/{job.pk}").json()
     assert (body["status"], body["result"], body["error"]) == ("failed", None, job.error)
-    assert _used(user) == 0
+    assert requests_used(user) == 0
     blocked_outputs.unlink()
     assert not _outputs().exists()  # nothing partial was written anywhere
 
     again = _queued_job(api)  # the same file once storage is back: it goes through
     assert processing.job_run(job_id=again.pk).status == JobStatus.COMPLETED
-    assert _used(user) == 1
+    assert requests_used(user) == 1
 
 
 def test_a_fanned_out_page_that_cannot_save_the_result_saves_it_on_its_retry(api, user, blocked_outputs):

@@ -10,11 +10,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import override_settings
 
-from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from ocrjobs import services, sweeps
 from ocrjobs.models import Job, JobStatus
 from storage.keys import upload_key_prefix
-from tests.samples import png_bytes
+from tests.helpers import requests_used
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +26,6 @@ def _ticket(user):
 def _drop(user, job, name: str, data: bytes) -> str:
     """What the bucket holds after a client's pre-signed POST or PUT."""
     return default_storage.save(upload_key_prefix(account_id=user.pk, job_id=str(job.id)) + name, ContentFile(data))
-
-
-def _used(user) -> int:
-    return MonthlyUsage.objects.get(user=user).used
 
 
 def test_the_sweep_starts_jobs_whose_file_arrived_once(user, django_capture_on_commit_callbacks):
@@ -50,13 +46,13 @@ def test_the_sweep_starts_jobs_whose_file_arrived_once(user, django_capture_on_c
 def test_a_bad_file_in_the_bucket_fails_its_job_is_deleted_and_refunded(user):
     job = _ticket(user).job
     key = _drop(user, job, "fake.png", b"not an image at all")
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     sweeps.jobs_discover_uploads()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "Unsupported file type" in job.error
     assert not default_storage.exists(key)
-    assert _used(user) == 0
+    assert requests_used(user) == 0
 
 
 def test_a_key_outside_the_jobs_prefix_is_ignored(user):
@@ -102,14 +98,14 @@ def test_a_job_whose_upload_never_arrived_is_cancelled_and_refunded_after_expiry
     put = client.generic("PUT", refused.urls.put_url.split("http://t", 1)[1], b"not an image", content_type="image/png")
     assert put.status_code == 400  # the bytes were refused; the job waits for a correct file
     fresh = _ticket(user).job
-    assert _used(user) == 3
+    assert requests_used(user) == 3
     later = timezone.now() + dt.timedelta(seconds=settings.DEEPREAD_SIGNED_URL_TTL_S + 120)
     Job.objects.filter(pk=fresh.pk).update(created_at=later)  # made just now, from the sweep's point of view
     cancelled = sweeps.jobs_cancel_unused(now=later)
     assert sorted(cancelled) == sorted([str(abandoned.id), str(refused.job.id)])
-    assert _used(user) == 1
+    assert requests_used(user) == 1
     assert Job.objects.get(pk=abandoned.pk).status == JobStatus.CANCELLED
     assert "given back" in Job.objects.get(pk=refused.job.pk).error
     assert Job.objects.get(pk=fresh.pk).status == JobStatus.AWAITING_UPLOAD
     assert sweeps.jobs_cancel_unused(now=later) == []  # once
-    assert _used(user) == 1
+    assert requests_used(user) == 1

@@ -7,11 +7,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import MonthlyUsage
+from devtools.samples import png_bytes
 from modes.services import custom_mode_create, custom_mode_update
 from ocrjobs import completion, control, dispatch, processing, services, webhooks
 from ocrjobs.models import IdempotencyRecord, Job, JobPage, JobStatus, WebhookDelivery, WebhookEndpoint
 from tests.factories import ApiKeyFactory
-from tests.samples import png_bytes
 from tests.webhook_listener import Listener
 
 SIGN_URL = "/api/v1/upload/signed-url"

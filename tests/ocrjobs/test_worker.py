@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from devtools.samples import pdf_bytes
 from ocrjobs import processing, services, sweeps
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import JobFactory
-from tests.samples import pdf_bytes
 
 
 @pytest.fixture

@@ -116,6 +116,21 @@ def running_stack(
             fh.close()
 
 
+def wait_for_web(proc: subprocess.Popen, port: int, timeout: float = 60) -> None:
+    """Wait until the web process `proc` answers any HTTP response on 127.0.0.1:`port` (polled every 0.2 s).
+
+    Raises AssertionError if `proc` exits first or nothing answers within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
+            return
+        except requests.RequestException:
+            assert proc.poll() is None, "the web server exited"
+            assert time.monotonic() < deadline, "the web server did not start"
+            time.sleep(0.2)
+
+
 def _wait_until_up(stack: Stack, timeout: float = 60) -> None:
     deadline = time.time() + timeout
     while True:

@@ -36,7 +36,7 @@ a client's read timeout, then answers 504. A client that closes its connection w
 noticed (as vLLM notices it and aborts the request) and counted in `aborted`.
 `GET /_fake/stats`, `GET /_fake/requests`, `POST /_fake/reset`.
 
-Run alone: `python -m tests.fake_vllm --port 8001 --capacity 64 --latency 4` (prints `LISTENING <port>`).
+Run alone: `python -m devtools.fake_vllm --port 8001 --capacity 64 --latency 4` (prints `LISTENING <port>`).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class FakeVllm:
     ) -> None:
         self.hang_s = hang_s
         self.version, self.guard = version, guard
-        #: Reads the image for the OCR prompt (tests/ocr_reader.py) instead of answering the canned lines.
+        #: Reads the image for the OCR prompt (devtools/ocr_reader.py) instead of answering the canned lines.
         self.reader = reader
         self.capacity, self.latency, self.model, self.max_model_len = capacity, latency, model, max_model_len
         self._slots = threading.Semaphore(capacity)

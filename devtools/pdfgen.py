@@ -9,7 +9,7 @@ import io
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from tests.samples import render_lines
+from devtools.samples import render_lines
 
 A4 = (595.0, 842.0)
 
