@@ -49,7 +49,7 @@ class Stack:
             body = requests.get(f"{self.base_url}/api/v1/results/{job_id}", headers=headers, timeout=10).json()
             if body["status"] in ("completed", "failed", "cancelled"):
                 return body
-            time.sleep(0.3)
+            time.sleep(0.3)  # within the default burst limit (600 a minute per key) however long the job takes
         raise AssertionError(f"job {job_id} did not finish:\n{self.log('worker')[-3000:]}")
 
     def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
@@ -131,7 +131,7 @@ def wait_for_web(proc: subprocess.Popen, port: int, timeout: float = 60) -> None
             time.sleep(0.2)
 
 
-def _wait_until_up(stack: Stack, timeout: float = 60) -> None:
+def _wait_until_up(stack: Stack, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while True:
         try:
@@ -141,4 +141,4 @@ def _wait_until_up(stack: Stack, timeout: float = 60) -> None:
             pass
         if time.time() > deadline or any(p.poll() is not None for p in stack.procs.values()):
             raise RuntimeError("DeepRead did not start:\n" + stack.log("web")[-3000:] + stack.log("worker")[-3000:])
-        time.sleep(0.3)
+        time.sleep(0.1)

@@ -23,7 +23,7 @@ def test_a_worker_refuses_a_server_without_the_guard(tmp_path):
             headers = {"X-API-Key": stack.new_key("guard@example.com")}
             deadline = time.time() + 60
             while "refused for work" not in stack.log("worker") and time.time() < deadline:
-                time.sleep(0.5)
+                time.sleep(0.1)
             log = stack.log("worker")
             assert "n-gram repetition guard is not loaded" in log
             assert "--logits-processors vllm.model_executor.models.deepseek_ocr:NGramPerReqLogitsProcessor" in log
