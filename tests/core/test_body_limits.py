@@ -85,7 +85,8 @@ ROUTES = [
     ("POST", "/upload/ticket", "application/x-www-form-urlencoded", 2 * MB),
     ("POST", "/keys/create", "multipart/form-data; boundary=x", 2 * MB),
     ("POST", "/modes/preview", "multipart/form-data; boundary=x", UPLOAD_CAP + 1),
-    ("PUT", f"/storage/upload/{uuid.uuid4()}", "image/png", UPLOAD_CAP + 1),
+    # a fixed job id: the test ids must be the same in every pytest-xdist worker
+    ("PUT", "/storage/upload/3e487171-2212-4733-8ac7-1b9b5431f7d3", "image/png", UPLOAD_CAP + 1),
     ("POST", "/storage/upload", "multipart/form-data; boundary=x", UPLOAD_CAP + 1),
     ("POST", "/storage/s3-events", "application/json", 2 * MB),
     ("POST", "/admin/login/", "application/x-www-form-urlencoded", 2 * MB),
