@@ -29,7 +29,7 @@ import shutil
 import uuid
 from pathlib import Path
 from queue import Empty
-from time import monotonic
+from time import monotonic, monotonic_ns
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -129,7 +129,9 @@ class Channel(filesystem.Channel):
         self._forget(delivery_tag)
 
     def _put(self, queue, payload, **kwargs):
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Nanoseconds, zero-padded: the names sort in the order they were published, even several in one millisecond
+        # (which kombu's milliseconds left to the random part) and however many digits the clock has grown to.
+        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         staging = os.path.join(self.data_folder_out, ".staging")
         try:
             os.makedirs(staging, exist_ok=True)
