@@ -1,15 +1,14 @@
 """Fixtures every test may use, and how `pytest -n 2 --dist loadgroup` (make test) shares the tests out.
 
-Tests that share a server or a resource run in one xdist worker, one after another (`xdist_group`): the tests
-that use a session-scoped stack of tests/e2e/conftest.py; each other end-to-end module (its module-scoped stack,
-or a fixed path such as var/seed-clients-node); the integration tests (fixed Redis databases 11 and 12, the one
-PostgreSQL server, RabbitMQ, the RADOS Gateway); the tests on Redis database 13. Everything else runs wherever a
-worker is free: each worker has its own SQLite test database and var/ directory (tests/settings.py).
+Tests that share a server or a resource run in one pytest-xdist worker, one after another (`xdist_group` below):
+each end-to-end module (its module-scoped stack, or a fixed path such as var/seed-clients-node); the integration
+tests (fixed Redis databases 11 and 12, PostgreSQL, RabbitMQ, the RADOS Gateway); the tests on Redis database 13.
+Everything else runs wherever a worker is free: each worker has its own SQLite test database, var/ directory
+(tests/settings.py) and temporary directories, and starts the session-scoped stacks of tests/e2e/conftest.py
+itself if its tests use them (on free ports).
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 import pytest
 from django.core.cache import cache
@@ -88,34 +87,39 @@ def fake_vllm():
     fake.stop()
 
 
-# The session-scoped stacks of tests/e2e/conftest.py: every test that uses one runs in the worker that started it.
-SHARED_STACKS = frozenset({"service", "vllm_service", "fake_vllm_server"})
-# Modules that share a fixed resource outside the test's own directories, by the resource.
+# Modules that share a fixed resource outside their own temporary directories, by the resource.
 SHARED_RESOURCES = {
     "tests/core/test_ratelimit.py": "redis-db-13",
     "tests/accounts/test_burst_limit.py": "redis-db-13",
 }
 
 
-def _xdist_group(path: str, items: list[pytest.Item]) -> str | None:
-    """The xdist group of one test module's tests (`path` relative to the checkout, with "/"), or None to let
-    them run in any worker."""
-    if any(SHARED_STACKS & set(item.fixturenames) for item in items):
-        return "e2e-session-stacks"
+def xdist_group(nodeid: str) -> str:
+    """The work unit of a test under `--dist loadgroup`: tests with the same one run in one worker, in order.
+
+    The integration tests share fixed Redis databases (11, 12) and the services; an end-to-end module shares its
+    module-scoped stack (or a fixed path such as var/seed-clients-node); a few modules share Redis database 13.
+    Any other test is a unit of its own. Worked out from the node id alone (the controller does not collect)."""
+    path = nodeid.split("::", 1)[0]
+    if path in SHARED_RESOURCES:
+        return SHARED_RESOURCES[path]
     if path.startswith("tests/integration/"):
-        return "integration"
+        return "tests/integration"
     if path.startswith("tests/e2e/"):
-        return path  # its module-scoped stack is started once, in one worker
-    return SHARED_RESOURCES.get(path)
+        return path
+    return nodeid
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks (--dist loadgroup)
-def pytest_collection_modifyitems(config, items):
-    modules: dict[str, list[pytest.Item]] = defaultdict(list)
-    for item in items:
-        modules[item.nodeid.split("::", 1)[0]].append(item)
-    for path, module_items in modules.items():
-        group = _xdist_group(path, module_items)
-        if group is not None:
-            for item in module_items:
-                item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the groups of `xdist_group` (pytest 9 ignores the node-id suffix by which
+    pytest-xdist 3.8 passes `xdist_group` marks to its scheduler, so the groups are given to it here)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return GroupScheduling(config, log)
