@@ -96,7 +96,7 @@ def _allocate_output_key(*, job: Job) -> str:
             taken.add(candidate)
 
 
-def job_complete(*, job: Job) -> Job:
+def job_complete(*, job: Job) -> Job | None:
     """Write the result document from the stored pages and mark the job completed (only a processing job)."""
     pages = [p.result for p in JobPage.objects.filter(job=job).order_by("page")]
     if pages and all(p.get("error") for p in pages):
@@ -127,9 +127,10 @@ def job_complete(*, job: Job) -> Job:
     return job
 
 
-def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
+def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job | None:
     """End a job with a public message, give back the request it spent (once), and leave nothing partial behind:
-    the page artifacts stored so far are deleted and the reserved result name is released."""
+    the page artifacts stored so far are deleted and the reserved result name is released. Returns the job as it
+    now is, or None when it was deleted meanwhile (nothing is left to fail)."""
     now = timezone.now()
     with transaction.atomic():
         # A completed job stays completed, and a cancelled one cancelled (its pages may still be finishing).
@@ -145,7 +146,9 @@ def job_fail(*, job_id: uuid.UUID | str, message: str) -> Job:
             updated_at=now,
             output_key=None,
         )
-        job = Job.objects.get(pk=job_id)
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None:
+            return None
         if job.status == JobStatus.FAILED and Job.objects.filter(pk=job_id, refunded=False).update(refunded=True):
             quota_refund(user_id=job.owner_id, month=job.usage_month, day=job.created_at.astimezone(dt.UTC).date())
     if reserved and reserved[1]:

@@ -234,12 +234,13 @@ def job_page_store(*, job_id: uuid.UUID | str, number: int, result: dict, reuse_
 
     The job row is locked while the page is added and counted, so two pages finishing together cannot both
     believe they were last, nor both miss it. A page finished just after its job was handed back (a worker that
-    is stopping) is kept too, for whoever takes the job next; it finishes nothing.
+    is stopping) is kept too, for whoever takes the job next; it finishes nothing. A job deleted while its page
+    ran stores nothing and finishes nothing (False), like one that ended.
     """
     now = timezone.now()
     with transaction.atomic():
-        job = Job.objects.select_for_update().only("pk", "status", "page_count").get(pk=job_id)
-        if job.status not in (JobStatus.PROCESSING, JobStatus.QUEUED):
+        job = Job.objects.select_for_update().only("pk", "status", "page_count").filter(pk=job_id).first()
+        if job is None or job.status not in (JobStatus.PROCESSING, JobStatus.QUEUED):
             return False
         _, created = JobPage.objects.get_or_create(
             job_id=job.pk, page=number, defaults={"result": result, "reuse_key": reuse_key}

@@ -10,8 +10,10 @@ import pytest
 from django.core.files.storage import default_storage
 
 from ocrjobs import control, processing
+from ocrjobs.completion import job_fail
 from ocrjobs.models import Job
 from storage.keys import artifact_storage_key, output_key_release, released_output_key
+from tests.helpers import requests_used
 from tests.ocrjobs.test_leases import HANG, _GatedEngine, _job
 
 
@@ -37,7 +39,15 @@ def test_a_job_ended_mid_page_leaves_no_page_files(transactional_db, monkeypatch
     job = _job(pages=2)
     engine = _GatedEngine()
     monkeypatch.setattr(processing, "worker_engine", lambda: engine)
-    runner = threading.Thread(target=lambda: processing.job_run(job_id=job.pk))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            processing.job_run(job_id=job.pk)
+        except BaseException as exc:
+            errors.append(exc)
+
+    runner = threading.Thread(target=run)
     runner.start()
     assert engine.entered.wait(HANG)
     job.refresh_from_db()
@@ -49,6 +59,7 @@ def test_a_job_ended_mid_page_leaves_no_page_files(transactional_db, monkeypatch
     engine.release.set()
     runner.join(HANG)
     assert not runner.is_alive()
+    assert errors == []  # the worker's run ends quietly: the job ended, nothing failed
     assert _stored_under(folder) == []
     assert Job.objects.filter(pk=job.pk).exists() is (action == "cancel")
 
@@ -63,3 +74,13 @@ def test_a_deleted_jobs_name_is_not_given_out_again_while_its_urls_live(db, sett
 
     job.mode, job.filename = "ocr", "doc.pdf"
     assert output_key_ensure(job=job) == "ocr/doc-2.json"
+
+
+def test_failing_a_job_deleted_meanwhile_changes_nothing_and_raises_nothing(db):
+    job = _job()
+    owner, job_id = job.owner, job.pk
+    used = requests_used(owner)
+    job.delete()
+    assert job_fail(job_id=job_id, message="The engine gave up.") is None
+    assert requests_used(owner) == used  # no refund for a job that is gone
+    assert not Job.objects.filter(pk=job_id).exists()
