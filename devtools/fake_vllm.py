@@ -42,119 +42,38 @@ Run alone: `python -m devtools.fake_vllm --port 8001 --capacity 64 --latency 4` 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import contextlib
-import io
-import json
-import math
-import select
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+
+from devtools.fake_vllm_answers import (
+    CHART,
+    DOCUMENT,
+    EOS,
+    FREE,
+    LOOP_LINE,
+    OCR,
+    PROMPT_CHART,
+    PROMPT_FREE,
+    PROMPT_OCR,
+    image_tokens,
+    image_tokens_v2,
+    text_tokens,
+)
+from devtools.fake_vllm_answers import marker as image_marker
+from devtools.fake_vllm_http import ClientGone, Handler, RequestError, image_from_data_url, vllm_xargs_check
 
 MODEL = "deepseek-ai/DeepSeek-OCR"
 MODEL_2 = "deepseek-ai/DeepSeek-OCR-2"
 MAX_MODEL_LEN = 8192
 HANG = 0  # a fault that holds the request past the client's read timeout
-EOS = "<｜end▁of▁sentence｜>"
-PROMPT_OCR = "<|grounding|>OCR this image."
-PROMPT_MARKDOWN = "<|grounding|>Convert the document to markdown."
-PROMPT_CHART = "Parse the figure."
-PROMPT_FREE = "Free OCR."
-
-DOCUMENT = (
-    "<|ref|>title<|/ref|><|det|>[[73, 52, 574, 86]]<|/det|>\n# Quarterly Report 2025\n\n"
-    "<|ref|>text<|/ref|><|det|>[[73, 110, 925, 190]]<|/det|>\n"
-    "Revenue grew by 12% over the quarter, driven by the northern region. Costs stayed flat at \\(C = 4.2\\) "
-    "million.\n\n"
-    # As the model writes it: the table's tag, straight away the caption's tag, then the caption and the HTML.
-    "<|ref|>table<|/ref|><|det|>[[73, 215, 925, 452]]<|/det|>\n"
-    "<|ref|>table_caption<|/ref|><|det|>[[73, 458, 540, 482]]<|/det|>\nTable 1: Revenue by region (k€).  \n\n"
-    '<table><tr><td rowspan="2">Region</td><td colspan="2">Revenue</td></tr><tr><td>Q1</td><td>Q2</td></tr>'
-    "<tr><td>North</td><td>1,200</td><td>1,350</td></tr><tr><td>South</td><td>980</td><td>1,010</td></tr>"
-    "</table>  \n\n"
-    "<|ref|>equation<|/ref|><|det|>[[300, 510, 700, 560]]<|/det|>\n"
-    "\\[\nG = \\frac{R_{Q2} - R_{Q1}}{R_{Q1}}\n\\]\n\n"
-    "<|ref|>image<|/ref|><|det|>[[120, 600, 880, 900]]<|/det|>\n\n\n"
-    "<|ref|>image_caption<|/ref|><|det|>[[300, 910, 700, 940]]<|/det|>\n"
-    "<center>Figure 1: Monthly revenue.</center>" + EOS
-)
-OCR_LINES = [
-    ("Quarterly Report 2025", [73, 52, 574, 86]),
-    ("Revenue grew by 12% over the quarter, driven by the northern region.", [73, 110, 925, 148]),
-    ("Costs stayed flat at 4.2 million.", [73, 152, 560, 190]),
-    ("Region Revenue Q1 Q2", [73, 215, 925, 300]),
-    ("North 1,200 1,350", [73, 305, 925, 378]),
-    ("South 980 1,010", [73, 380, 925, 452]),
-]
-OCR = "".join(f"<|ref|>{text}<|/ref|><|det|>[{box}]<|/det|>\n" for text, box in OCR_LINES) + EOS
-CHART = (
-    "Monthly revenue (k€)\n\n<table><tr><td>Month</td><td>Revenue</td><td>Costs</td></tr>"
-    "<tr><td>Jan</td><td>410</td><td>300</td></tr><tr><td>Feb</td><td>455</td><td>310</td></tr>"
-    "<tr><td>Mar</td><td>485</td><td>305</td></tr></table>" + EOS
-)
-FREE = (
-    "Quarterly Report 2025\n\nRevenue grew by 12% over the quarter, driven by the northern region. Costs stayed "
-    "flat at 4.2 million.\n\nRegion Revenue Q1 Q2\nNorth 1,200 1,350\nSouth 980 1,010" + EOS
-)
-LOOP_LINE = "<td>1,200</td><td>1,350</td></tr><tr><td>North</td>"
-
-
-class RequestError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "BadRequestError", param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param = status, message, kind, param
-
-
-def image_tokens(width: int, height: int) -> int:
-    """DeepSeek-OCR's "Gundam" tiling as vLLM serves it: a 1024 global view (256 tokens, a newline per row and a
-    separator) plus up to 6 local 640-pixel crops (100 tokens and 10 newlines each) for images past 640 px."""
-    tokens = 256 + 16 + 1
-    if max(width, height) <= 640:
-        return tokens
-    cols, rows = max(1, math.ceil(width / 640)), max(1, math.ceil(height / 640))
-    while cols * rows > 6:
-        if cols >= rows:
-            cols -= 1
-        else:
-            rows -= 1
-    return tokens + cols * rows * 100 + rows * 10
-
-
-def image_tokens_v2(width: int, height: int) -> int:
-    """DeepSeek-OCR 2: a 1024 global view of 256 tokens plus 0–6 local crops of 768 pixels at 144 tokens each."""
-    if max(width, height) <= 768:
-        return 256
-    cols, rows = max(1, math.ceil(width / 768)), max(1, math.ceil(height / 768))
-    while cols * rows > 6:
-        if cols >= rows:
-            cols -= 1
-        else:
-            rows -= 1
-    return 256 + cols * rows * 144
-
-
-def text_tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / 3.2))
-
-
-def _marker(image: Image.Image) -> str | None:
-    """The trigger colour in the top-left corner, with a tolerance for JPEG encoding."""
-    if min(image.size) <= 8:
-        return None
-    r, g, b = image.convert("RGB").getpixel((3, 3))
-    for name, (er, eg, eb) in {"magenta": (255, 0, 255), "cyan": (0, 255, 255), "yellow": (255, 255, 0)}.items():
-        if abs(r - er) + abs(g - eg) + abs(b - eb) < 60:
-            return name
-    return None
 
 
 class FakeVllm:
@@ -190,14 +109,14 @@ class FakeVllm:
         self.loop_next = loop_next
         fake = self
 
-        class Handler(_Handler):
+        class FakeHandler(Handler):
             server_fake = fake
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             request_queue_size = 2048
 
-        self.httpd = Server((host, port), Handler)
+        self.httpd = Server((host, port), FakeHandler)
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://{host}:{self.port}/v1"
         self._thread: threading.Thread | None = None
@@ -218,6 +137,14 @@ class FakeVllm:
             self.requests.clear()
             self.faults.clear()
             self.loop_next = 0
+
+    def faults_add(self, *, statuses: list[int], loops: int = 0) -> dict[str, int]:
+        """Queue `statuses` for the next requests and make the next `loops` requests loop (`POST /_fake/faults`);
+        returns how many faults are queued and loops are due."""
+        self.faults.extend(int(s) for s in statuses)
+        with self._lock:
+            self.loop_next += int(loops)
+            return {"queued": len(self.faults), "loops": self.loop_next}
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -352,7 +279,7 @@ class FakeVllm:
     def answer(
         self, prompt: str, image: Image.Image, max_tokens: int, *, forced_loop: bool = False, ngram_size=None
     ) -> tuple[str, str]:
-        marker = _marker(image)
+        marker = image_marker(image)
         tight = isinstance(ngram_size, int) and ngram_size <= 20
         if (
             forced_loop
@@ -395,7 +322,7 @@ class FakeVllm:
                 if kind == "text" and isinstance(part.get("text"), str):
                     prompt += part["text"]
                 elif kind == "image_url" and isinstance(part.get("image_url"), dict):
-                    images.append(self._decode_image(part["image_url"].get("url")))
+                    images.append(image_from_data_url(part["image_url"].get("url")))
                 else:
                     raise RequestError(400, f"messages: unsupported content part {kind!r}.")
         if len(images) != 1:
@@ -411,139 +338,8 @@ class FakeVllm:
         if not isinstance(body.get("skip_special_tokens", True), bool):
             raise RequestError(400, "skip_special_tokens must be a boolean.", param="skip_special_tokens")
         if self.guard:  # only a loaded n-gram processor checks its arguments
-            self._validate_xargs(body.get("vllm_xargs"))
+            vllm_xargs_check(body.get("vllm_xargs"))
         return prompt, images[0], max_tokens if max_tokens is not None else self.max_model_len
-
-    @staticmethod
-    def _decode_image(url: Any) -> Image.Image:
-        if not isinstance(url, str) or not url.startswith("data:image/") or ";base64," not in url:
-            raise RequestError(400, "Only base64 image data URLs are accepted here.", param="image_url")
-        try:
-            data = base64.b64decode(url.split(";base64,", 1)[1], validate=True)
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except (binascii.Error, ValueError, OSError) as exc:
-            raise RequestError(400, f"Failed to load image: {exc}", param="image_url") from exc
-        return image
-
-    @staticmethod
-    def _validate_xargs(xargs: Any) -> None:
-        if xargs is None:
-            return
-        if not isinstance(xargs, dict):
-            raise RequestError(400, "vllm_xargs must be an object.", param="vllm_xargs")
-        scalar = (str, int, float)
-        for key, value in xargs.items():
-            ok = isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value))
-            if not ok or isinstance(value, bool):
-                raise RequestError(400, f"vllm_xargs[{key!r}] must be a string, a number or a list.", param=key)
-        for key in ("ngram_size", "window_size"):
-            if key in xargs and (not isinstance(xargs[key], int) or isinstance(xargs[key], bool) or xargs[key] <= 0):
-                raise RequestError(
-                    400, f"`{key}` has to be a strictly positive integer, got {xargs[key]!r}.", param="vllm_xargs"
-                )
-        whitelist = xargs.get("whitelist_token_ids", [])
-        if not isinstance(whitelist, list) or not all(
-            isinstance(t, int) and not isinstance(t, bool) for t in whitelist
-        ):
-            raise RequestError(400, "`whitelist_token_ids` has to be a list of token ids.", param="vllm_xargs")
-
-
-class ClientGone(Exception):
-    """The client closed the connection while its request was being served."""
-
-
-def _peer_closed(sock: socket.socket) -> bool:
-    """True once the other end has closed (a readable socket with nothing to read, or a reset)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
-    except OSError:
-        return True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_fake: FakeVllm
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, exc: RequestError) -> None:
-        self._send(
-            exc.status, {"error": {"message": exc.message, "type": exc.kind, "param": exc.param, "code": exc.status}}
-        )
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            return json.loads(raw or b"null")
-        except ValueError as exc:
-            raise RequestError(400, f"Invalid JSON: {exc}") from exc
-
-    def do_GET(self) -> None:
-        fake = self.server_fake
-        if self.path == "/v1/models":
-            self._send(
-                200,
-                {
-                    "object": "list",
-                    "data": [
-                        {
-                            "id": fake.model,
-                            "object": "model",
-                            "created": int(time.time()),
-                            "owned_by": "vllm",
-                            "root": fake.model,
-                            "parent": None,
-                            "max_model_len": fake.max_model_len,
-                        }
-                    ],
-                },
-            )
-        elif self.path == "/version" and fake.version is not None:
-            self._send(200, {"version": fake.version})
-        elif self.path == "/health":
-            self._send(200, {})
-        elif self.path == "/_fake/stats":
-            self._send(200, fake.stats())
-        elif self.path == "/_fake/requests":
-            self._send(200, list(fake.requests))
-        else:
-            self._send(404, {"error": {"message": "Not Found", "type": "NotFoundError", "param": None, "code": 404}})
-
-    def do_POST(self) -> None:
-        fake = self.server_fake
-        try:
-            body = self._body()
-            if self.path == "/v1/chat/completions":
-                try:
-                    answer = fake.chat(body, closed=lambda: _peer_closed(self.connection))
-                except ClientGone:
-                    self.close_connection = True
-                    return
-                self._send(200, answer)
-            elif self.path == "/_fake/faults":
-                fake.faults.extend(int(s) for s in body.get("statuses", []))
-                with fake._lock:
-                    fake.loop_next += int(body.get("loops", 0))
-                self._send(200, {"queued": len(fake.faults), "loops": fake.loop_next})
-            elif self.path == "/_fake/reset":
-                fake.reset()
-                self._send(200, {})
-            else:
-                raise RequestError(404, "Not Found", "NotFoundError")
-        except RequestError as exc:
-            self._error(exc)
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from devtools.fake_vllm import EOS, PROMPT_CHART, PROMPT_OCR, FakeVllm
+from devtools.fake_vllm import FakeVllm
+from devtools.fake_vllm_answers import EOS, PROMPT_CHART, PROMPT_OCR
 
 # The report's payload: a `"` inside `\(..\)` used to close the attribute its placeholder sat in.
 PAYLOAD = r'\(x" hx-post="/upload/ticket" hx-trigger="load, every 2s" hx-swap="none" \)'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "storage", "ocr", "ocrjobs", "accounts", "modes", "deepread", "inference")
+PACKAGES = ("core", "storage", "ocr", "ocrjobs", "accounts", "modes", "deepread", "inference", "devtools")
 MAX_LINES = 400
 
 

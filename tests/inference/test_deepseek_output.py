@@ -1,6 +1,6 @@
 import pytest
 
-from devtools.fake_vllm import CHART, DOCUMENT, OCR
+from devtools.fake_vllm_answers import CHART, DOCUMENT, OCR
 from inference import deepseek_output as out
 
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
-from devtools.fake_vllm import MODEL_2, FakeVllm, image_tokens_v2
+from devtools.fake_vllm import MODEL_2, FakeVllm
+from devtools.fake_vllm_answers import image_tokens_v2
 from devtools.samples import render_lines
 from inference.base import EngineUnavailable
 from inference.vllm_engine import VllmEngine

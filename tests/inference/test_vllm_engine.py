@@ -10,7 +10,8 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw
 
-from devtools.fake_vllm import HANG, FakeVllm, image_tokens
+from devtools.fake_vllm import HANG, FakeVllm
+from devtools.fake_vllm_answers import image_tokens
 from devtools.samples import render_lines
 from devtools.stack import free_port
 from inference.base import EngineUnavailable, ModeSpec
