@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from deepread.supervisor import Supervisor
+from tests.helpers import wait_until
 
 HANG = 60
 CHILD = """
@@ -25,13 +25,6 @@ time.sleep(1000)
 
 def _pids(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
-
-
-def _wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def _alive(pid: int) -> bool:
@@ -54,11 +47,11 @@ def test_a_dead_process_is_restarted_with_backoff_and_a_stop_ends_all(tmp_path):
     runner = threading.Thread(target=supervisor.run, kwargs={"install_signals": False})
     runner.start()
     try:
-        _wait_for(lambda: len(_pids(worker)) == 1 and len(_pids(web)) == 1, "both started")
+        wait_until(lambda: len(_pids(worker)) == 1 and len(_pids(web)) == 1, "both started", bound_s=HANG)
         (web_pid,) = _pids(web)
         for deaths in (1, 2):
             os.kill(_pids(worker)[-1], signal.SIGKILL)
-            _wait_for(lambda n=deaths: len(_pids(worker)) == n + 1, f"restart {deaths}")
+            wait_until(lambda n=deaths: len(_pids(worker)) == n + 1, f"restart {deaths}", bound_s=HANG)
         assert _pids(web) == [web_pid]  # the web process was never touched
         assert _alive(web_pid)
         deaths = [line for line in said if "killed by SIGKILL" in line]

@@ -10,7 +10,6 @@ import os
 import signal
 import sqlite3
 import threading
-import time
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ import requests
 from bench.proctree import tree_pids
 from devtools.samples import pdf_bytes
 from devtools.stack import running_stack
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
 BOUND_S = 120  # bounds a hang only
@@ -44,14 +44,6 @@ def _alive(pid: int) -> bool:
     return _stat(pid)[:1] not in ([], ["Z"])  # a zombie has exited
 
 
-def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        time.sleep(0.05)
-
-
 def test_a_web_worker_killed_mid_call_gives_the_request_back(tmp_path):
     env = {"DEEPREAD_SYNC_HOLD_S": "1", "DEEPREAD_SYNC_QUEUE": "10"}
     with running_stack(tmp_path, env=env, web_workers=2) as stack:
@@ -68,7 +60,11 @@ def test_a_web_worker_killed_mid_call_gives_the_request_back(tmp_path):
         web = stack.procs["web"].pid
         workers = [pid for pid in tree_pids(web) if _stat(pid)[1:2] == [str(web)] and "spawn_main" in _cmdline(pid)]
         assert len(workers) == 2
-        _until(lambda: all(len(tree_pids(w)) > 1 for w in workers), "each worker has started its engine process")
+        wait_until(
+            lambda: all(len(tree_pids(w)) > 1 for w in workers),
+            "each worker has started its engine process",
+            bound_s=BOUND_S,
+        )
         engines = [pid for w in workers for pid in tree_pids(w) if pid != w]
         # Ten pages take the CPU engine long enough to be caught in the middle.
         document = pdf_bytes([[f"Page {n} of a long document", "with a second line"] for n in range(10)])
@@ -87,19 +83,20 @@ def test_a_web_worker_killed_mid_call_gives_the_request_back(tmp_path):
 
         caller = threading.Thread(target=call)
         caller.start()
-        _until(lambda: holds() == 1, "the call has spent its request and holds it")
+        wait_until(lambda: holds() == 1, "the call has spent its request and holds it", bound_s=BOUND_S)
         for pid in workers:  # the call is in one of them
             os.kill(pid, signal.SIGKILL)
         caller.join(BOUND_S)
         assert "error" in answer  # the connection died with its worker: no answer
         assert (used(), holds()) == (1, 1)
 
-        _until(lambda: not any(_alive(pid) for pid in engines), "the engine processes exit")
+        wait_until(lambda: not any(_alive(pid) for pid in engines), "the engine processes exit", bound_s=BOUND_S)
         stack.manage("shell", "--no-imports", "-c", "from accounts.tasks import quota_holds_sweep_task as t; t()")
         assert (used(), holds()) == (0, 0)  # given back, once
 
-        _until(
+        wait_until(
             lambda: requests.get(f"{stack.base_url}/api/v1/ocr-modes", headers={"X-API-Key": key}, timeout=10).ok,
             "a new worker answers",
+            bound_s=BOUND_S,
         )
         db.close()

@@ -11,7 +11,6 @@ import datetime as dt
 import os
 import signal
 import threading
-import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -28,18 +27,10 @@ from ocr import services as ocr_services
 from ocr.admission import EngineAdmission, EngineGate
 from ocrjobs.models import Job
 from tests.factories import ApiKeyFactory, UserFactory
-from tests.helpers import requests_used
+from tests.helpers import requests_used, wait_until
 from tests.ocr.held_engines import EventEngine
 
 BOUND_S = 60  # bounds a hang only
-
-
-def _until(condition, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never: {what}")
-        time.sleep(0.01)
 
 
 def _post(key: str):
@@ -95,7 +86,7 @@ def test_a_full_queue_is_refused_at_once_and_spends_nothing(monkeypatch, held, c
     assert held.entered.acquire(timeout=BOUND_S)  # the first call runs the engine
     second = threading.Thread(target=lambda: answers.setdefault("second", _post(key)))
     second.start()
-    _until(lambda: gate.admitted == 2, "the second call waits in the queue")
+    wait_until(lambda: gate.admitted == 2, "the second call waits in the queue", bound_s=BOUND_S)
 
     _busy(_post(key))  # the third: no slot, no room to wait
     assert (requests_used(user), QuotaHold.objects.count(), Job.objects.count()) == (
@@ -178,7 +169,9 @@ def test_an_engine_process_that_dies_mid_call_gives_the_request_back(monkeypatch
         (pid,) = pool.child_pids()
 
         def kill_when_entered() -> None:
-            _until(lambda: (tmp_path / f"entered-{pid}").exists(), "the call reaches the engine process")
+            wait_until(
+                lambda: (tmp_path / f"entered-{pid}").exists(), "the call reaches the engine process", bound_s=BOUND_S
+            )
             os.kill(pid, signal.SIGKILL)
 
         killer = threading.Thread(target=kill_when_entered)

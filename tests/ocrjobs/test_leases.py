@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from django.core.files.base import ContentFile
@@ -19,6 +18,7 @@ from inference.base import PageResult
 from ocrjobs import dispatch, leases, processing, services, sweeps
 from ocrjobs.models import Job, JobPage, JobStatus
 from tests.factories import JobFactory, UserFactory
+from tests.helpers import wait_until
 
 HANG = 60  # seconds: only a hang takes this long
 
@@ -45,13 +45,6 @@ def _job(*, pages: int = 1, status: str = JobStatus.QUEUED) -> Job:
     return job
 
 
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def test_a_claim_is_owned_and_only_its_owner_renews_it(transactional_db, lease_settings):
     job = _job()
     assert services.job_claim(job_id=job.pk, owner="a") is True
@@ -75,7 +68,9 @@ def test_the_heartbeat_keeps_a_short_lease_alive_and_notices_a_takeover(transact
     first = Job.objects.get(pk=job.pk).lease_until
     with leases.LeaseKeeper(job_id=job.pk, owner="me") as keeper:
         seen = {first}
-        _wait(lambda: seen.add(Job.objects.get(pk=job.pk).lease_until) or len(seen) >= 3, "two renewals")
+        wait_until(
+            lambda: seen.add(Job.objects.get(pk=job.pk).lease_until) or len(seen) >= 3, "two renewals", bound_s=HANG
+        )
         assert keeper.held
         Job.objects.filter(pk=job.pk).update(lease_owner="thief")  # taken over after a stall
         assert keeper.lost.wait(HANG)
@@ -125,7 +120,7 @@ def test_a_clean_stop_hands_the_job_back_at_once_keeping_its_pages(
     assert Job.objects.get(pk=job.pk).status == JobStatus.PROCESSING
 
     leases.request_stop()
-    _wait(lambda: Job.objects.get(pk=job.pk).status == JobStatus.QUEUED, "the hand-back")
+    wait_until(lambda: Job.objects.get(pk=job.pk).status == JobStatus.QUEUED, "the hand-back", bound_s=HANG)
     job.refresh_from_db()
     assert (job.lease_until, job.lease_owner, job.attempts) == (None, "", 0)
     assert enqueued == [str(job.pk)]
@@ -162,7 +157,9 @@ def test_a_worker_that_lost_its_lease_stops_at_the_next_page(transactional_db, l
     Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
     assert services.job_claim(job_id=job.pk, owner="successor")
     # the old heartbeat finds the lease gone at its next beat
-    _wait(lambda: not any(k.held for k in tuple(leases._keepers)), "the old worker noticing the takeover")
+    wait_until(
+        lambda: not any(k.held for k in tuple(leases._keepers)), "the old worker noticing the takeover", bound_s=HANG
+    )
     engine.release.set()
     runner.join(HANG)
     assert outcome == [None]
