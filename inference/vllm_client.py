@@ -27,6 +27,15 @@ from inference.vllm_models import NGram, profile_for
 
 logger = logging.getLogger(__name__)
 
+# The transport's defaults, for VllmClient and for VllmEngine, which passes them on.
+MAX_INFLIGHT = 64  # requests in flight at once, all replicas together
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 300.0  # one page's answer
+RETRIES = 4  # a failed request is sent again this many times
+BACKOFF_S = 0.5  # the first retry's wait, doubling for each later one up to BACKOFF_MAX_S, then jittered ×0.5–1.5
+BACKOFF_MAX_S = 20.0
+COOLDOWN_S = 10.0  # a failed replica sits out this long
+
 
 class TerminalRequestError(EngineError):
     """The server refused the request itself (a 4xx other than 429): sending it again cannot help."""
@@ -49,12 +58,12 @@ class ReplicaPool:
     """Least in-flight first among the healthy replicas; a failed one sits out `cooldown_s`."""
 
     replicas: list[Replica]
-    cooldown_s: float = 10.0
+    cooldown_s: float = COOLDOWN_S
     clock: Callable[[], float] = time.monotonic
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def of(cls, urls: Sequence[str], cooldown_s: float = 10.0) -> ReplicaPool:
+    def of(cls, urls: Sequence[str], cooldown_s: float = COOLDOWN_S) -> ReplicaPool:
         """A pool over `urls` (vLLM base URLs, trailing "/" dropped); raises ValueError when `urls` is empty."""
         if not urls:
             raise ValueError("At least one vLLM base URL is needed.")
@@ -131,13 +140,13 @@ class VllmClient:
         self,
         *,
         base_urls: Sequence[str],
-        max_inflight: int = 64,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 300.0,
-        retries: int = 4,
-        backoff_s: float = 0.5,
-        backoff_max_s: float = 20.0,
-        cooldown_s: float = 10.0,
+        max_inflight: int = MAX_INFLIGHT,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        retries: int = RETRIES,
+        backoff_s: float = BACKOFF_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        cooldown_s: float = COOLDOWN_S,
         api_key: str = "",
     ) -> None:
         self.pool = ReplicaPool.of(base_urls, cooldown_s=cooldown_s)

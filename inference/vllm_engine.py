@@ -21,7 +21,18 @@ from PIL import Image
 from inference import deepseek_output, strips
 from inference.base import EngineError, EngineUnavailable, ModeSpec, PageResult, Usage
 from inference.images import EncodedImage, encode, encode_for_model
-from inference.vllm_client import Completion, VllmClient, request_body
+from inference.vllm_client import (
+    BACKOFF_MAX_S,
+    BACKOFF_S,
+    CONNECT_TIMEOUT_S,
+    COOLDOWN_S,
+    MAX_INFLIGHT,
+    READ_TIMEOUT_S,
+    RETRIES,
+    Completion,
+    VllmClient,
+    request_body,
+)
 from inference.vllm_guard import probe_guard, server_version
 from inference.vllm_models import GuardVerdict, NGram, judge_server, page_token_cap, profile_for
 from inference.vllm_strips import extras, recognize_in_strips, rows_text
@@ -42,14 +53,14 @@ class VllmEngine:
         *,
         base_urls: Sequence[str],
         model: str = "deepseek-ai/DeepSeek-OCR",
-        max_inflight: int = 64,
+        max_inflight: int = MAX_INFLIGHT,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 300.0,
-        retries: int = 4,
-        backoff_s: float = 0.5,
-        backoff_max_s: float = 20.0,
-        cooldown_s: float = 10.0,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        retries: int = RETRIES,
+        backoff_s: float = BACKOFF_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        cooldown_s: float = COOLDOWN_S,
         page_format: str = "jpeg",
         api_key: str = "",
         cpu_fallback: bool = True,
